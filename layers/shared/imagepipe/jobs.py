@@ -1,0 +1,65 @@
+"""The job contract shared by every producer and the worker: msgpack payloads, deterministic ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from imagepipe.models import Recipe
+from imagepipe.settings import Settings
+
+PROCESS_IMAGE = "process_image"
+
+
+def serialize(payload: dict[str, Any]) -> bytes:
+    """arq job serializer: msgpack, never pickle."""
+    return msgpack.packb(payload, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+
+
+def deserialize(data: bytes) -> dict[str, Any]:
+    """arq job deserializer, the inverse of :func:`serialize`."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)  # type: ignore[no-any-return]
+
+
+def job_id(image_id: str, version: str) -> str:
+    """One id per object version: however often a version is announced, it is queued once."""
+    return f"{PROCESS_IMAGE}:{image_id}:{version}"
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    return RedisSettings.from_dsn(settings.redis_url)
+
+
+async def connect(settings: Settings) -> ArqRedis:
+    """An arq pool that speaks the msgpack job contract."""
+    return await create_pool(
+        redis_settings(settings),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )
+
+
+async def enqueue_processing(
+    pool: ArqRedis,
+    *,
+    image_id: str,
+    bucket: str,
+    key: str,
+    version: str,
+    recipe: Recipe,
+) -> bool:
+    """Queue ``process_image`` for one object version; True when newly queued, False when the same
+    version is already queued, running or recently done."""
+    job = await pool.enqueue_job(
+        PROCESS_IMAGE,
+        _job_id=job_id(image_id, version),
+        image_id=image_id,
+        bucket=bucket,
+        key=key,
+        version=version,
+        recipe=recipe.model_dump(mode="json"),
+    )
+    return job is not None

@@ -1,0 +1,161 @@
+"""Domain models: recipes with bounds, the image record and its parts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_VARIANTS = 8
+MAX_FILTERS = 8
+MAX_DIMENSION = 8192
+
+Dimension = Annotated[int, Field(ge=1, le=MAX_DIMENSION)]
+VariantName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Fit(StrEnum):
+    INSIDE = "inside"
+    COVER = "cover"
+    CONTAIN = "contain"
+
+
+class OutputFormat(StrEnum):
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+    AVIF = "avif"
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self is OutputFormat.JPEG else self.value
+
+    @property
+    def content_type(self) -> str:
+        return f"image/{self.value}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Grayscale(_Strict):
+    op: Literal["grayscale"] = "grayscale"
+
+
+class Autocontrast(_Strict):
+    op: Literal["autocontrast"] = "autocontrast"
+    cutoff: float = Field(default=0.0, ge=0.0, le=49.0)
+
+
+class Sharpen(_Strict):
+    op: Literal["sharpen"] = "sharpen"
+
+
+class Blur(_Strict):
+    op: Literal["blur"] = "blur"
+    radius: float = Field(default=2.0, gt=0.0, le=50.0)
+
+
+Filter = Annotated[Grayscale | Autocontrast | Sharpen | Blur, Field(discriminator="op")]
+
+
+class Variant(_Strict):
+    """One output: a size, a fit, a format and a quality."""
+
+    name: VariantName
+    width: Dimension | None = None
+    height: Dimension | None = None
+    fit: Fit = Fit.INSIDE
+    format: OutputFormat = OutputFormat.JPEG
+    quality: int = Field(default=82, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _needs_a_box(self) -> Variant:
+        if self.width is None and self.height is None:
+            raise ValueError("a variant needs a width, a height or both")
+        if self.fit is not Fit.INSIDE and (self.width is None or self.height is None):
+            raise ValueError(f"fit '{self.fit.value}' needs both width and height")
+        return self
+
+
+class Recipe(_Strict):
+    """What to make of an image: filters applied once, then every variant rendered."""
+
+    variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
+    filters: list[Filter] = Field(default_factory=list, max_length=MAX_FILTERS)
+    animated: Literal["first_frame"] = "first_frame"
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Recipe:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be unique")
+        return self
+
+
+DEFAULT_RECIPE = Recipe(
+    variants=[
+        Variant(name="thumb", width=256, height=256, fit=Fit.COVER, format=OutputFormat.WEBP, quality=80),
+        Variant(name="medium", width=1024, height=1024, fit=Fit.INSIDE, format=OutputFormat.JPEG, quality=82),
+        Variant(name="large", width=2048, height=2048, fit=Fit.INSIDE, format=OutputFormat.JPEG, quality=85),
+    ]
+)
+
+
+class SourceObject(BaseModel):
+    bucket: str
+    key: str
+    version: str
+    size: int | None = None
+    content_type: str | None = None
+    sequencer: str | None = None
+
+
+class VariantOutput(BaseModel):
+    name: str
+    key: str
+    width: int
+    height: int
+    format: OutputFormat
+    bytes: int
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class ImageMetadata(BaseModel):
+    width: int
+    height: int
+    format: str
+    mode: str
+    bytes: int
+    sha256: str
+    frames: int
+    exif: dict[str, str] = Field(default_factory=dict)
+    dominant_color: str
+
+
+class ImageRecord(BaseModel):
+    """The DynamoDB record of one image, keyed by ``image_id``."""
+
+    image_id: str
+    status: Status
+    source: SourceObject
+    recipe: Recipe
+    variants: list[VariantOutput] = Field(default_factory=list)
+    metadata: ImageMetadata | None = None
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    created_at: str
+    updated_at: str

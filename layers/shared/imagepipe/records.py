@@ -1,0 +1,198 @@
+"""Image records in DynamoDB. Status moves by conditional writes only, so a stale or repeated job
+cannot undo a newer result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from imagepipe.aws import error_code, is_transient
+from imagepipe.errors import TransientError
+from imagepipe.models import (
+    ErrorInfo,
+    ImageMetadata,
+    ImageRecord,
+    Recipe,
+    SourceObject,
+    Status,
+    VariantOutput,
+)
+from imagepipe.table import LISTING_PARTITION
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+class StartOutcome(StrEnum):
+    STARTED = "started"
+    DONE = "done"  # this version already reached a final state
+    SUPERSEDED = "superseded"  # the record now tracks another version
+    MISSING = "missing"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _to_item(data: dict[str, Any]) -> dict[str, Any]:
+    plain = json.loads(json.dumps(data), parse_float=Decimal)
+    return {k: _ser.serialize(v) for k, v in plain.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn transient AWS failures into :class:`TransientError`; let everything else through."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        if is_transient(exc):
+            raise TransientError(f"DynamoDB: {exc}") from exc
+        raise
+
+
+class ImageRecords:
+    """The images table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(self, image_id: str, source: SourceObject, recipe: Recipe) -> bool:
+        """Write a new ``queued`` record; False when one already exists."""
+        stamp = now()
+        record = ImageRecord(
+            image_id=image_id,
+            status=Status.QUEUED,
+            source=source,
+            recipe=recipe,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        item = _to_item({**record.model_dump(mode="json"), "listing": LISTING_PARTITION})
+        try:
+            with translated_errors():
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(image_id)",
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        with translated_errors():
+            resp = self._client.get_item(
+                TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True
+            )
+        item = resp.get("Item")
+        return ImageRecord.model_validate(_plain(_from_item(item))) if item else None
+
+    def start(self, image_id: str, version: str) -> StartOutcome:
+        """Move the record of this version to ``processing`` and count the attempt."""
+        try:
+            self._update(
+                image_id,
+                version,
+                "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
+                "REMOVE #e",
+                "#s IN (:queued, :processing)",
+                {
+                    ":processing": Status.PROCESSING.value,
+                    ":queued": Status.QUEUED.value,
+                    ":zero": 0,
+                    ":one": 1,
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            record = self.get(image_id)
+            if record is None:
+                return StartOutcome.MISSING
+            if record.source.version != version:
+                return StartOutcome.SUPERSEDED
+            return StartOutcome.DONE
+        return StartOutcome.STARTED
+
+    def succeed(
+        self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata
+    ) -> bool:
+        """Record the result; False when the record moved on (another version, or already final)."""
+        return self._finish(
+            image_id,
+            version,
+            "SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now REMOVE #e",
+            {
+                ":succeeded": Status.SUCCEEDED.value,
+                ":variants": [v.model_dump(mode="json") for v in variants],
+                ":metadata": metadata.model_dump(mode="json"),
+            },
+        )
+
+    def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
+        """Record a permanent failure; False when the record moved on."""
+        return self._finish(
+            image_id,
+            version,
+            "SET #s = :failed, #e = :error, updated_at = :now",
+            {":failed": Status.FAILED.value, ":error": error.model_dump(mode="json")},
+        )
+
+    def _finish(self, image_id: str, version: str, update: str, values: dict[str, Any]) -> bool:
+        try:
+            self._update(
+                image_id,
+                version,
+                update,
+                "#s = :processing_state",
+                {":processing_state": Status.PROCESSING.value, **values},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _update(
+        self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]
+    ) -> None:
+        names = {"#s": "status", "#e": "error", "#src": "source", "#v": "version"}
+        used = {k: v for k, v in names.items() if k in update or k in condition or k in ("#src", "#v")}
+        item_values = _to_item({**values, ":now": now(), ":version": version})
+        with translated_errors():
+            self._client.update_item(
+                TableName=self._table,
+                Key={"image_id": {"S": image_id}},
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})",
+                ExpressionAttributeNames=used,
+                ExpressionAttributeValues=item_values,
+            )

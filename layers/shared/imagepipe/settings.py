@@ -1,0 +1,46 @@
+"""One settings object per process, read from ``IMAGEPIPE_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from imagepipe.models import DEFAULT_RECIPE, Recipe
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMAGEPIPE_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "imagepipe:queue"
+    upload_bucket: str = "imagepipe-uploads"
+    output_bucket: str = "imagepipe-outputs"
+    table_name: str = "imagepipe-images"
+    upload_prefix: str = "uploads/"
+    output_prefix: str = "images/"
+
+    default_recipe: Recipe = DEFAULT_RECIPE
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=50_000_000, ge=1)
+    max_frames: int = Field(default=100, ge=1)
+    max_output_dimension: int = Field(default=4096, ge=1)
+
+    presign_expiry_seconds: int = Field(default=300, ge=10, le=3600)
+
+    job_timeout_seconds: int = Field(default=120, ge=1)
+    max_tries: int = Field(default=5, ge=1)
+    max_jobs: int = Field(default=8, ge=1)
+    poll_delay_seconds: float = Field(default=0.05, gt=0)
+    keep_result_seconds: int = Field(default=86_400, ge=0)
+    imaging_executor: Literal["process", "thread"] = "process"
+    imaging_workers: int = Field(default=0, ge=0, description="0 means one per core")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built once."""
+    return Settings()

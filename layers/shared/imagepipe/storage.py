@@ -1,0 +1,76 @@
+"""S3: originals in the upload bucket, variants in the output bucket."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from imagepipe.aws import error_code, is_transient
+from imagepipe.errors import ImageTooLarge, SourceMissing, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "PreconditionFailed", "412"})
+
+
+class ImageStore:
+    """Reads originals and writes variants; turns S3 failures into imagepipe errors."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def put_original(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
+        """Store an upload; returns its version (the S3 versionId, else the ETag)."""
+        try:
+            resp = self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, key) from exc
+        return object_version(resp.get("VersionId"), resp["ETag"])
+
+    def get_original(self, bucket: str, key: str, version: str, max_bytes: int) -> bytes:
+        """The bytes of exactly this version, refusing more than ``max_bytes`` before reading them."""
+        selector = {"IfMatch": version} if version.startswith('"') else {"VersionId": version}
+        try:
+            resp = self._client.get_object(Bucket=bucket, Key=key, **selector)  # type: ignore[arg-type]
+            size = resp["ContentLength"]
+            if size > max_bytes:
+                resp["Body"].close()
+                raise ImageTooLarge(f"the original has {size} bytes; the limit is {max_bytes}")
+            return resp["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, key) from exc
+
+    def put_variant(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self._client.put_object(
+                Bucket=bucket, Key=key, Body=data, ContentType=content_type, CacheControl="max-age=31536000"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, key) from exc
+
+    def presigned_get(self, bucket: str, key: str, expires: int) -> str:
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
+        )
+
+    def reachable(self, bucket: str) -> bool:
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+    @staticmethod
+    def _translate(exc: ClientError | BotoCoreError, bucket: str, key: str) -> Exception:
+        if is_transient(exc):
+            return TransientError(f"S3 s3://{bucket}/{key}: {exc}")
+        if error_code(exc) in _MISSING:
+            return SourceMissing(f"s3://{bucket}/{key} (that version) does not exist")
+        return exc
+
+
+def object_version(version_id: str | None, etag: str) -> str:
+    """The version an object is processed under: the versionId where the bucket keeps versions."""
+    return version_id if version_id and version_id != "null" else etag

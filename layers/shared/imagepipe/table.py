@@ -1,0 +1,42 @@
+"""The images table's shape, shared by the local stack and the tests (template.yaml declares the same)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BY_STATUS_INDEX = "by_status"
+BY_CREATED_INDEX = "by_created"
+LISTING_PARTITION = "image"
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """Keyword arguments for ``create_table``, matching ``ImagesTable`` in template.yaml."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "image_id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "listing", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_CREATED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "listing", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    }
