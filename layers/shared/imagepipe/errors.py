@@ -9,6 +9,7 @@ __all__ = [
     "InvalidImage",
     "InvalidRecipe",
     "NotFound",
+    "NotReady",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
@@ -86,6 +87,13 @@ class NotFound(ImagePipeError):
 
     code = "not_found"
     http_status = 404
+
+
+class NotReady(ImagePipeError):
+    """The image has not been processed (yet)."""
+
+    code = "not_ready"
+    http_status = 409
 
 
 class TransientError(ImagePipeError):

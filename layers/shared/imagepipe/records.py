@@ -107,6 +107,11 @@ class ImageRecords:
             raise
         return True
 
+    def describe(self) -> str:
+        """The table's status (a cheap reachability check)."""
+        with translated_errors():
+            return self._client.describe_table(TableName=self._table)["Table"].get("TableStatus", "")
+
     def get(self, image_id: str) -> ImageRecord | None:
         with translated_errors():
             resp = self._client.get_item(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagepipe.models import DEFAULT_RECIPE, Recipe
@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMAGEPIPE_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Deployed: the ElastiCache auth token, injected by ECS from Secrets Manager or read by the
+    # functions at cold start from the secret named here.
+    redis_password: SecretStr | None = None
+    redis_auth_secret_arn: str | None = None
     queue_name: str = "imagepipe:queue"
     upload_bucket: str = "imagepipe-uploads"
     output_bucket: str = "imagepipe-outputs"

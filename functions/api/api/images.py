@@ -1,0 +1,132 @@
+"""Routes under /images: upload, status, variant downloads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ErrorBody
+from api.services import ServicesDep
+from api.sniff import sniff_content_type
+from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
+from imagepipe.jobs import enqueue_processing
+from imagepipe.keys import is_image_id, new_image_id, upload_key
+from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
+from imagepipe.recipes import parse_recipe
+
+router = APIRouter(prefix="/images", tags=["images"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (404, 409, 413, 422, 503)
+}
+_CHUNK = 1024 * 1024
+
+
+class ImageAccepted(BaseModel):
+    image_id: str
+    status: Status
+    location: str
+
+
+class VariantView(VariantOutput):
+    url: str
+
+
+class ImageView(ImageRecord):
+    variants: list[VariantView]  # type: ignore[assignment]
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    """Read an upload, refusing it as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await upload.read(_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise ImageTooLarge(f"the upload exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
+async def upload_image(
+    services: ServicesDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="the image")],
+    recipe: Annotated[str | None, Form(description="a Recipe as JSON; the default recipe if absent")] = None,
+) -> ImageAccepted:
+    """Store the original, record it ``queued`` and queue its processing."""
+    settings = services.settings
+    parsed = parse_recipe(recipe, settings)
+    data = await _read_limited(file, settings.max_upload_bytes)
+    if not data:
+        raise InvalidImage("the file is empty")
+    image_id = new_image_id()
+    key = upload_key(image_id, file.filename, settings.upload_prefix)
+    content_type = sniff_content_type(data[:16])
+    version = await run_in_threadpool(
+        services.store.put_original, settings.upload_bucket, key, data, content_type
+    )
+    source = SourceObject(
+        bucket=settings.upload_bucket, key=key, version=version, size=len(data), content_type=content_type
+    )
+    await run_in_threadpool(services.records.create, image_id, source, parsed)
+    await enqueue_processing(
+        await services.queue(),
+        image_id=image_id,
+        bucket=source.bucket,
+        key=key,
+        version=version,
+        recipe=parsed,
+    )
+    location = f"/images/{image_id}"
+    response.headers["Location"] = location
+    return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
+
+
+async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
+    record = await run_in_threadpool(services.records.get, image_id) if is_image_id(image_id) else None
+    if record is None:
+        raise NotFound(f"no image {image_id!r}")
+    return record
+
+
+@router.get("/{image_id}", response_model=ImageView, responses=_ERRORS)
+async def get_image(services: ServicesDep, image_id: str) -> ImageView:
+    """The record: status, source, recipe, variants with short-lived URLs, metadata, error."""
+    record = await _record(services, image_id)
+    settings = services.settings
+    variants = [
+        VariantView(
+            **v.model_dump(),
+            url=services.store.presigned_get(settings.output_bucket, v.key, settings.presign_expiry_seconds),
+        )
+        for v in record.variants
+    ]
+    return ImageView(**record.model_dump(exclude={"variants"}), variants=variants)
+
+
+@router.get(
+    "/{image_id}/variants/{name}",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={307: {"description": "redirect to a short-lived URL of the variant"}, **_ERRORS},
+)
+async def get_variant(services: ServicesDep, image_id: str, name: str) -> RedirectResponse:
+    """Redirect to a presigned URL of one variant."""
+    record = await _record(services, image_id)
+    if record.status is not Status.SUCCEEDED:
+        error: ImagePipeError = NotReady(f"image {image_id} is {record.status.value}")
+        raise error
+    for variant in record.variants:
+        if variant.name == name:
+            settings = services.settings
+            url = services.store.presigned_get(
+                settings.output_bucket, variant.key, settings.presign_expiry_seconds
+            )
+            return RedirectResponse(url, status_code=307)
+    raise NotFound(f"image {image_id} has no variant {name!r}")
