@@ -3,6 +3,8 @@ resources template.yaml declares. Each returns a handle whose ``stop()`` leaves 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -13,10 +15,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 
 from imagepipe.table import table_definition
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -57,13 +63,21 @@ class Service:
     cleanup: list[Path] = field(default_factory=list)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()
+        self.wait_or_kill(time.monotonic() + timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM to the group, once: a second one makes uvicorn and arq skip their graceful shutdown."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            _signal_group(self.proc.pid, signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        """Wait for the process until ``deadline``, then SIGKILL its group; remove its scratch files."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(max(0.0, deadline - time.monotonic()))
+        # Also reaches grandchildren (a worker's imaging pool) that outlive their parent.
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         for path in self.cleanup:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -74,6 +88,21 @@ class Service:
             self.proc.wait()
 
 
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    # ESRCH: the whole group is gone; EPERM: macOS, when only zombies are left in it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def stop_all(services: list[Service], grace: float = 10.0) -> None:
+    """SIGTERM every service at once, give them ``grace`` seconds together, then SIGKILL what is left."""
+    for service in services:
+        service.terminate()
+    deadline = time.monotonic() + grace
+    for service in services:
+        service.wait_or_kill(deadline)
+
+
 def spawn(
     name: str,
     args: list[str],
@@ -82,10 +111,11 @@ def spawn(
     cwd: Path | None = None,
     log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
-    return subprocess.Popen(
-        args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    if log is None:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, start_new_session=True)
+    # The child keeps its own copy of the descriptor; ours would only leak.
+    with open(log, "ab") as out:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def redis_server_binary() -> str:
@@ -121,34 +151,77 @@ def start_redis(port: int | None = None, *, data_dir: Path | None = None, log: P
         str(workdir),
         *persist,
     ]
-    proc = spawn("redis", args, log=log)
-    wait_for_port(port, proc=proc)
-    return Service(
-        "redis", proc, f"redis://127.0.0.1:{port}/0", workdir, cleanup=[] if data_dir else [workdir]
+    service = Service(
+        "redis",
+        spawn("redis", args, log=log),
+        f"redis://127.0.0.1:{port}/0",
+        workdir,
+        cleanup=[] if data_dir else [workdir],
     )
+    return _listening(service, port)
 
 
 def start_moto(port: int | None = None, *, log: Path | None = None) -> Service:
     """moto in server mode, so every process reaches the same S3, DynamoDB and SQS."""
     port = port or free_port()
     env = {**os.environ, **LOCAL_CREDENTIALS}
-    proc = spawn(
-        "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env, log=log
-    )
-    wait_for_port(port, proc=proc)
-    return Service("moto", proc, f"http://127.0.0.1:{port}")
+    proc = spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env, log=log)
+    return _listening(Service("moto", proc, f"http://127.0.0.1:{port}"), port)
 
 
-def provision(endpoint: str, *, upload_bucket: str, output_bucket: str, table_name: str) -> None:
-    """Create the buckets (uploads versioned) and the table as template.yaml names them."""
-    session = boto3.session.Session(
+def _listening(service: Service, port: int) -> Service:
+    """``service`` once it listens on ``port``; stopped, not leaked, if it never does or we are interrupted."""
+    try:
+        wait_for_port(port, proc=service.proc)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(
         aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
     )
+
+
+def provision(endpoint: str, *, upload_bucket: str, output_bucket: str, table_name: str) -> None:
+    """Create the buckets (uploads versioned) and the table as template.yaml names them."""
+    session = _session()
     s3 = session.client("s3", endpoint_url=endpoint)
     for bucket in (upload_bucket, output_bucket):
         s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=upload_bucket, VersioningConfiguration={"Status": "Enabled"})
     ddb = session.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(**table_definition(table_name))
+
+
+def route_upload_events(
+    endpoint: str, *, upload_bucket: str, queue_name: str, visibility_timeout: int = 30, max_receives: int = 5
+) -> str:
+    """Send the upload bucket's ObjectCreated notifications to a new SQS queue (with a dead-letter queue
+    after ``max_receives`` failed deliveries) and return the queue's URL."""
+    session = _session()
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    dlq_url = sqs.create_queue(QueueName=f"{queue_name}-dlq")["QueueUrl"]
+    redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(max_receives)}
+    queue_url = sqs.create_queue(
+        QueueName=queue_name,
+        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    # No prefix filter: keys outside the upload prefix reach s3_trigger, which skips them with a reason,
+    # so that rule lives in one place.
+    session.client("s3", endpoint_url=endpoint).put_bucket_notification_configuration(
+        Bucket=upload_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": _queue_arn(sqs, queue_url), "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    return queue_url
+
+
+def _queue_arn(sqs: SQSClient, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    return attributes["QueueArn"]

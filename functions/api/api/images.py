@@ -20,9 +20,7 @@ from imagepipe.recipes import parse_recipe
 
 router = APIRouter(prefix="/images", tags=["images"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (404, 409, 413, 422, 503)
-}
+_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (404, 409, 413, 422, 503)}
 _CHUNK = 1024 * 1024
 
 
@@ -68,9 +66,7 @@ async def upload_image(
     image_id = new_image_id()
     key = upload_key(image_id, file.filename, settings.upload_prefix)
     content_type = sniff_content_type(data[:16])
-    version = await run_in_threadpool(
-        services.store.put_original, settings.upload_bucket, key, data, content_type
-    )
+    version = await run_in_threadpool(services.store.put_original, settings.upload_bucket, key, data, content_type)
     source = SourceObject(
         bucket=settings.upload_bucket, key=key, version=version, size=len(data), content_type=content_type
     )
@@ -125,8 +121,6 @@ async def get_variant(services: ServicesDep, image_id: str, name: str) -> Redire
     for variant in record.variants:
         if variant.name == name:
             settings = services.settings
-            url = services.store.presigned_get(
-                settings.output_bucket, variant.key, settings.presign_expiry_seconds
-            )
+            url = services.store.presigned_get(settings.output_bucket, variant.key, settings.presign_expiry_seconds)
             return RedirectResponse(url, status_code=307)
     raise NotFound(f"image {image_id} has no variant {name!r}")

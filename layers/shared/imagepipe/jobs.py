@@ -29,7 +29,19 @@ def job_id(image_id: str, version: str) -> str:
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(settings.redis_url)
+    """Connection settings from the URL, with the auth token from the environment or Secrets Manager."""
+    result = RedisSettings.from_dsn(settings.redis_url)
+    if settings.redis_password is not None:
+        result.password = settings.redis_password.get_secret_value()
+    elif settings.redis_auth_secret_arn:
+        result.password = _secret(settings.redis_auth_secret_arn)
+    return result
+
+
+def _secret(arn: str) -> str:
+    import boto3  # only deployed functions read the token this way, once per cold start
+
+    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
 
 
 async def connect(settings: Settings) -> ArqRedis:

@@ -114,9 +114,7 @@ class ImageRecords:
 
     def get(self, image_id: str) -> ImageRecord | None:
         with translated_errors():
-            resp = self._client.get_item(
-                TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True
-            )
+            resp = self._client.get_item(TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True)
         item = resp.get("Item")
         return ImageRecord.model_validate(_plain(_from_item(item))) if item else None
 
@@ -126,8 +124,7 @@ class ImageRecords:
             self._update(
                 image_id,
                 version,
-                "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
-                "REMOVE #e",
+                "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one REMOVE #e",
                 "#s IN (:queued, :processing)",
                 {
                     ":processing": Status.PROCESSING.value,
@@ -147,9 +144,7 @@ class ImageRecords:
             return StartOutcome.DONE
         return StartOutcome.STARTED
 
-    def succeed(
-        self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata
-    ) -> bool:
+    def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
         """Record the result; False when the record moved on (another version, or already final)."""
         return self._finish(
             image_id,
@@ -186,9 +181,7 @@ class ImageRecords:
             raise
         return True
 
-    def _update(
-        self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]
-    ) -> None:
+    def _update(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> None:
         names = {"#s": "status", "#e": "error", "#src": "source", "#v": "version"}
         used = {k: v for k, v in names.items() if k in update or k in condition or k in ("#src", "#v")}
         item_values = _to_item({**values, ":now": now(), ":version": version})

@@ -1,0 +1,111 @@
+"""The ``process_image`` task: fetch, render off the event loop, store, record. Retry-or-fail is
+decided here and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from arq import Retry
+
+import imaging
+from imagepipe.errors import ImagePipeError, InvalidRecipe
+from imagepipe.keys import output_key
+from imagepipe.models import ErrorInfo, Recipe, VariantOutput
+from imagepipe.recipes import parse_recipe
+from imagepipe.records import ImageRecords, StartOutcome
+from imagepipe.settings import Settings
+from imagepipe.storage import ImageStore
+
+log = logging.getLogger("imagepipe.worker")
+
+
+@dataclass
+class WorkerContext:
+    """What every job of this worker process shares, built once at start-up."""
+
+    settings: Settings
+    store: ImageStore
+    records: ImageRecords
+    executor: Executor
+    limits: imaging.Limits
+
+
+def backoff(job_try: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter for transient failures."""
+    return random.uniform(0, min(cap, base * 2 ** (job_try - 1)))
+
+
+async def process_image(
+    ctx: dict[str, Any], *, image_id: str, bucket: str, key: str, version: str, recipe: dict[str, Any]
+) -> dict[str, Any]:
+    """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out."""
+    wctx: WorkerContext = ctx["imagepipe"]
+    job_try: int = ctx.get("job_try", 1)
+    try:
+        return await _process(wctx, image_id, bucket, key, version, recipe)
+    except ImagePipeError as exc:
+        if exc.retryable and job_try < wctx.settings.max_tries:
+            delay = backoff(job_try)
+            log.warning("transient failure of %s (try %d), retrying in %.1fs: %s", image_id, job_try, delay, exc)
+            raise Retry(defer=delay) from exc
+        await _fail(wctx, image_id, version, exc.code, exc.message)
+        return {"image_id": image_id, "status": "failed", "code": exc.code}
+    except Exception as exc:
+        log.exception("unexpected failure of %s", image_id)
+        await _fail(wctx, image_id, version, "internal_error", f"{type(exc).__name__}: {exc}")
+        return {"image_id": image_id, "status": "failed", "code": "internal_error"}
+
+
+async def _process(
+    wctx: WorkerContext, image_id: str, bucket: str, key: str, version: str, raw_recipe: dict[str, Any]
+) -> dict[str, Any]:
+    settings = wctx.settings
+    outcome = await asyncio.to_thread(wctx.records.start, image_id, version)
+    if outcome is not StartOutcome.STARTED:
+        log.info("skipping %s version %s: %s", image_id, version, outcome.value)
+        return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
+    recipe = _recipe(raw_recipe, settings)
+    data = await asyncio.to_thread(wctx.store.get_original, bucket, key, version, settings.max_upload_bytes)
+    loop = asyncio.get_running_loop()
+    rendered = await loop.run_in_executor(wctx.executor, imaging.render, data, recipe, wctx.limits)
+    del data
+    outputs = await asyncio.gather(*(_store_variant(wctx, image_id, v) for v in rendered.variants))
+    if not await asyncio.to_thread(wctx.records.succeed, image_id, version, list(outputs), rendered.metadata):
+        log.info("record of %s moved on while version %s was processed", image_id, version)
+        return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
+    return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
+
+
+def _recipe(raw: dict[str, Any], settings: Settings) -> Recipe:
+    try:
+        return parse_recipe(raw, settings)
+    except InvalidRecipe:
+        raise
+    except Exception as exc:  # a payload that is not even a mapping of the right shape
+        raise InvalidRecipe(f"unreadable recipe: {exc}") from exc
+
+
+async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:
+    settings = wctx.settings
+    key = output_key(image_id, variant.name, variant.format.extension, settings.output_prefix)
+    await asyncio.to_thread(
+        wctx.store.put_variant, settings.output_bucket, key, variant.data, variant.format.content_type
+    )
+    return VariantOutput(
+        name=variant.name,
+        key=key,
+        width=variant.width,
+        height=variant.height,
+        format=variant.format,
+        bytes=len(variant.data),
+    )
+
+
+async def _fail(wctx: WorkerContext, image_id: str, version: str, code: str, message: str) -> None:
+    log.warning("image %s failed: %s: %s", image_id, code, message)
+    await asyncio.to_thread(wctx.records.fail, image_id, version, ErrorInfo(code=code, message=message))

@@ -1,0 +1,85 @@
+"""``sam local invoke ApiFunction``, emulated: the template's handler with an HTTP API v2 event."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import RunWorker, corpus, load_event
+from sam import LambdaRuntime, resolve_handler
+
+
+def http_event(method: str, path: str, *, body: bytes = b"", content_type: str | None = None) -> dict[str, Any]:
+    """The corpus's HTTP API v2 sample, re-aimed at one route."""
+    event = copy.deepcopy(load_event("corpus", "apigw_v2", "apiGatewayProxyV2Event.json"))
+    event["routeKey"] = "$default"
+    event["rawPath"] = path
+    event["rawQueryString"] = ""
+    event.pop("queryStringParameters", None)
+    event.pop("pathParameters", None)
+    event["cookies"] = []
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    headers = {"host": "api.example.com", "accept": "application/json"}
+    if content_type:
+        headers["content-type"] = content_type
+    event["headers"] = headers
+    event["body"] = base64.b64encode(body).decode() if body else None
+    event["isBase64Encoded"] = bool(body)
+    return event
+
+
+def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def api_handler(stack_env: dict[str, str]) -> Any:
+    handler = resolve_handler("ApiFunction")
+    from api.services import get_services
+
+    get_services.cache_clear()
+    return handler
+
+
+@pytest.fixture
+def runtime() -> Iterator[LambdaRuntime]:
+    rt = LambdaRuntime()
+    yield rt
+    rt.close()
+
+
+async def test_template_handler_accepts_a_base64_multipart_upload(
+    api_handler: Any, runtime: LambdaRuntime, run_worker: RunWorker
+) -> None:
+    body, content_type = multipart("hopper.jpg", corpus("images", "baseline", "hopper.jpg").read_bytes())
+    response = await runtime.invoke(api_handler, http_event("POST", "/images", body=body, content_type=content_type))
+    assert response["statusCode"] == 202, response
+    accepted = json.loads(response["body"])
+    assert response["headers"]["location"] == f"/images/{accepted['image_id']}"
+
+    await run_worker()
+
+    status = await runtime.invoke(api_handler, http_event("GET", f"/images/{accepted['image_id']}"))
+    assert status["statusCode"] == 200
+    assert json.loads(status["body"])["status"] == "succeeded"
+
+
+async def test_template_handler_answers_json_errors(api_handler: Any, runtime: LambdaRuntime) -> None:
+    response = await runtime.invoke(api_handler, http_event("GET", "/images/nope"))
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "not_found"

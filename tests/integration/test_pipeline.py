@@ -1,0 +1,134 @@
+"""Upload through the API, process with the real arq worker, read the result: real Redis, moto, Pillow."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import httpx
+from conftest import RunWorker, corpus
+from PIL import Image
+
+from imagepipe import jobs
+from imagepipe.models import DEFAULT_RECIPE, Recipe
+from imagepipe.settings import get_settings
+
+
+async def upload(api: httpx.AsyncClient, *parts: str, recipe: dict[str, Any] | None = None) -> httpx.Response:
+    path = corpus(*parts)
+    data = {"recipe": json.dumps(recipe)} if recipe else None
+    return await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")}, data=data)
+
+
+async def test_upload_is_processed_into_every_variant(api: httpx.AsyncClient, run_worker: RunWorker, s3: Any) -> None:
+    resp = await upload(api, "images", "orientation", "Landscape_6.jpg")
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    assert body["status"] == "queued"
+    assert resp.headers["Location"] == f"/images/{body['image_id']}"
+
+    await run_worker()
+
+    record = (await api.get(resp.headers["Location"])).json()
+    assert record["status"] == "succeeded", record
+    assert record["attempts"] == 1
+    assert record["metadata"]["width"] > record["metadata"]["height"]  # upright landscape
+    by_name = {v["name"]: v for v in record["variants"]}
+    assert set(by_name) == {v.name for v in DEFAULT_RECIPE.variants}
+    for wanted in DEFAULT_RECIPE.variants:
+        got = by_name[wanted.name]
+        obj = s3.get_object(Bucket=get_settings().output_bucket, Key=got["key"])
+        with Image.open(io.BytesIO(obj["Body"].read())) as im:
+            assert im.format == wanted.format.value.upper()
+            assert im.size == (got["width"], got["height"])
+            assert im.width <= (wanted.width or im.width) and im.height <= (wanted.height or im.height)
+            assert not im.getexif()
+        assert obj["ContentType"] == wanted.format.content_type
+    assert (by_name["thumb"]["width"], by_name["thumb"]["height"]) == (256, 256)
+
+
+async def test_variant_redirects_to_a_downloadable_url(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    recipe = {"variants": [{"name": "small", "width": 64, "format": "png"}], "filters": [{"op": "grayscale"}]}
+    image_id = (await upload(api, "images", "baseline", "hopper.jpg", recipe=recipe)).json()["image_id"]
+    await run_worker()
+
+    resp = await api.get(f"/images/{image_id}/variants/small")
+    assert resp.status_code == 307
+    async with httpx.AsyncClient() as plain:
+        download = await plain.get(resp.headers["location"])
+    assert download.status_code == 200
+    with Image.open(io.BytesIO(download.content)) as im:
+        assert (im.format, im.size) == ("PNG", (64, 64))
+        r, g, b = im.convert("RGB").getpixel((32, 32))  # type: ignore[misc]
+        assert r == g == b
+
+    missing = await api.get(f"/images/{image_id}/variants/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_non_image_fails_cleanly_and_the_worker_keeps_serving(
+    api: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    bad = (await upload(api, "images", "not_an_image", "test-ole-file.doc")).json()["image_id"]
+    good = (await upload(api, "images", "baseline", "hopper.png")).json()["image_id"]
+    await run_worker()
+
+    failed = (await api.get(f"/images/{bad}")).json()
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "invalid_image"
+    assert failed["attempts"] == 1
+    assert (await api.get(f"/images/{good}")).json()["status"] == "succeeded"
+    not_ready = await api.get(f"/images/{bad}/variants/thumb")
+    assert not_ready.status_code == 409
+
+
+async def test_recipe_out_of_bounds_is_refused_with_the_reason(api: httpx.AsyncClient) -> None:
+    too_big = {"variants": [{"name": "huge", "width": 100_000}]}
+    resp = await upload(api, "images", "baseline", "hopper.jpg", recipe=too_big)
+    assert resp.status_code == 422
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_recipe"
+    assert "width" in error["message"]
+
+    resp = await upload(api, "images", "baseline", "hopper.jpg", recipe={"variants": []})
+    assert resp.status_code == 422 and "variants" in resp.json()["error"]["message"]
+
+
+async def test_missing_file_and_unknown_image_are_json_errors(api: httpx.AsyncClient) -> None:
+    resp = await api.post("/images", data={"recipe": "{}"})
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "invalid_request"
+    resp = await api.get("/images/0123456789abcdef0123456789abcdef")
+    assert resp.status_code == 404
+    assert resp.json() == {"error": {"code": "not_found", "message": resp.json()["error"]["message"]}}
+
+
+async def test_one_object_version_is_queued_once(api: httpx.AsyncClient, stack_env: dict[str, str]) -> None:
+    pool = await jobs.connect(get_settings())
+    try:
+        args = {"image_id": "f" * 32, "bucket": "b", "key": "k", "version": "v1", "recipe": DEFAULT_RECIPE}
+        assert await jobs.enqueue_processing(pool, **args) is True
+        assert await jobs.enqueue_processing(pool, **args) is False
+        assert await jobs.enqueue_processing(pool, **{**args, "version": "v2"}) is True
+        raw = await pool.get(f"arq:job:{jobs.job_id('f' * 32, 'v1')}")
+        assert raw is not None
+        payload = jobs.deserialize(raw)  # msgpack, readable by any consumer; never pickle
+        assert payload["f"] == "process_image"
+        assert Recipe.model_validate(payload["k"]["recipe"]) == DEFAULT_RECIPE
+        await pool.delete(get_settings().queue_name)
+    finally:
+        await pool.aclose()
+
+
+async def test_health_reports_every_dependency(api: httpx.AsyncClient) -> None:
+    resp = await api.get("/healthz")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["checks"] == {"redis": "ok", "s3_uploads": "ok", "s3_outputs": "ok", "dynamodb": "ok"}
+
+
+async def test_openapi_documents_the_routes(api: httpx.AsyncClient) -> None:
+    spec = (await api.get("/openapi.json")).json()
+    assert {"/images", "/images/{image_id}", "/images/{image_id}/variants/{name}", "/healthz"} <= set(spec["paths"])
+    assert "202" in spec["paths"]["/images"]["post"]["responses"]

@@ -1,0 +1,89 @@
+"""Pure contracts: recipe bounds, key scheme, job serializer."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagepipe import jobs, keys
+from imagepipe.errors import InvalidRecipe
+from imagepipe.models import DEFAULT_RECIPE, Fit, OutputFormat, Recipe
+from imagepipe.recipes import parse_recipe
+from imagepipe.settings import Settings
+
+
+def test_default_recipe_when_none_given() -> None:
+    assert parse_recipe(None, Settings()) == DEFAULT_RECIPE
+    assert parse_recipe("", Settings()) == DEFAULT_RECIPE
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"variants": []}', "variants"),
+        ('{"variants": [{"name": "a"}]}', "width, a height"),
+        ('{"variants": [{"name": "a", "width": 10}, {"name": "a", "width": 20}]}', "unique"),
+        ('{"variants": [{"name": "a", "width": 10, "fit": "cover"}]}', "both width and height"),
+        ('{"variants": [{"name": "a", "width": 10, "quality": 0}]}', "quality"),
+        ('{"variants": [{"name": "a", "width": 10, "format": "bmp"}]}', "format"),
+        ('{"variants": [{"name": "../x", "width": 10}]}', "name"),
+        ('{"variants": [{"name": "a", "width": 5000}]}', "5000 px exceeds"),
+        ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "blur", "radius": 999}]}', "radius"),
+        ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "rm -rf"}]}', "filters"),
+        ('{"variants": [{"name": "a", "width": 10}], "extra": 1}', "extra"),
+        ("not json", "recipe"),
+    ],
+)
+def test_recipe_out_of_bounds_is_refused_with_a_reason(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidRecipe) as err:
+        parse_recipe(raw, Settings())
+    assert reason in err.value.message
+    assert err.value.code == "invalid_recipe"
+
+
+def test_valid_recipe_round_trips() -> None:
+    raw = '{"variants": [{"name": "sq", "width": 100, "height": 100, "fit": "contain", "format": "avif"}]}'
+    recipe = parse_recipe(raw, Settings())
+    assert recipe.variants[0].fit is Fit.CONTAIN and recipe.variants[0].format is OutputFormat.AVIF
+    assert Recipe.model_validate_json(recipe.model_dump_json()) == recipe
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("photo.jpg", "photo.jpg"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\My Photo (1).JPG", "My-Photo-1-.JPG"),
+        ("Ça été.png", "Ca-ete.png"),
+        ("", "upload"),
+        (None, "upload"),
+        ("....", "upload"),
+        ("a" * 300 + ".jpg", "a" * 100),
+    ],
+)
+def test_safe_name_never_escapes_its_folder(filename: str | None, expected: str) -> None:
+    assert keys.safe_name(filename) == expected
+
+
+def test_key_scheme() -> None:
+    image_id = keys.new_image_id()
+    assert keys.is_image_id(image_id)
+    assert keys.upload_key(image_id, "../x.jpg") == f"uploads/{image_id}/x.jpg"
+    assert keys.output_key(image_id, "thumb", "webp") == f"images/{image_id}/thumb.webp"
+    # keys the API wrote keep their id; any other key gets a stable derived id
+    assert keys.image_id_for_object("b", f"uploads/{image_id}/x.jpg") == image_id
+    other = keys.image_id_for_object("b", "uploads/holiday/x.jpg")
+    assert keys.is_image_id(other)
+    assert other == keys.image_id_for_object("b", "uploads/holiday/x.jpg")
+    assert other != keys.image_id_for_object("other-bucket", "uploads/holiday/x.jpg")
+
+
+def test_job_serializer_round_trips_without_pickle() -> None:
+    payload = {"t": 1, "f": "process_image", "a": [], "k": {"recipe": DEFAULT_RECIPE.model_dump(mode="json")}}
+    data = jobs.serialize(payload)
+    assert not data.startswith(b"\x80")  # not a pickle stream
+    assert jobs.deserialize(data) == payload
+
+
+def test_job_id_is_deterministic_per_version() -> None:
+    assert jobs.job_id("abc", "v1") == "process_image:abc:v1"
+    assert jobs.job_id("abc", "v1") != jobs.job_id("abc", "v2")
