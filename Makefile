@@ -49,3 +49,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .local
+
+replay: $(STAMP)
+	$(PY) -m imagepipe.replay $(ARGS)

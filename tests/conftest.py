@@ -95,7 +95,6 @@ def s3(stack_env: dict[str, str]) -> Any:
 async def api(stack_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The FastAPI app over ASGI, as uvicorn or Mangum would serve it."""
     from api.services import get_services
-
     from app import app
 
     get_services.cache_clear()

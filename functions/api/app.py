@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from api import errors, health, images
 from fastapi import FastAPI
 from mangum import Mangum
+
+from api import errors, health, images
 
 app = FastAPI(
     title="imagepipe",

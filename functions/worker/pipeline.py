@@ -13,7 +13,7 @@ from typing import Any
 from arq import Retry
 
 import imaging
-from imagepipe.errors import ImagePipeError, InvalidRecipe
+from imagepipe.errors import ImagePipeError, InvalidRecipe, ProcessingTimeout
 from imagepipe.keys import output_key
 from imagepipe.models import ErrorInfo, Recipe, VariantOutput
 from imagepipe.recipes import parse_recipe
@@ -35,7 +35,7 @@ class WorkerContext:
     limits: imaging.Limits
 
 
-def backoff(job_try: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+def backoff(job_try: int, *, base: float, cap: float = 60.0) -> float:
     """Exponential backoff with full jitter for transient failures."""
     return random.uniform(0, min(cap, base * 2 ** (job_try - 1)))
 
@@ -46,11 +46,17 @@ async def process_image(
     """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out."""
     wctx: WorkerContext = ctx["imagepipe"]
     job_try: int = ctx.get("job_try", 1)
+    # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
+    limit = max(1.0, wctx.settings.job_timeout_seconds - 5.0)
     try:
-        return await _process(wctx, image_id, bucket, key, version, recipe)
+        try:
+            async with asyncio.timeout(limit):
+                return await _process(wctx, image_id, bucket, key, version, recipe)
+        except TimeoutError as exc:
+            raise ProcessingTimeout(f"processing took longer than {limit:.0f}s") from exc
     except ImagePipeError as exc:
         if exc.retryable and job_try < wctx.settings.max_tries:
-            delay = backoff(job_try)
+            delay = backoff(job_try, base=wctx.settings.retry_base_seconds)
             log.warning("transient failure of %s (try %d), retrying in %.1fs: %s", image_id, job_try, delay, exc)
             raise Retry(defer=delay) from exc
         await _fail(wctx, image_id, version, exc.code, exc.message)

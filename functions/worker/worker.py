@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
-from pipeline import WorkerContext, process_image
+from redis.exceptions import RedisError
 
 import imaging
-from imagepipe import jobs
+from imagepipe import jobs, liveness
 from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
 from imagepipe.storage import ImageStore
+from pipeline import WorkerContext, process_image
+from sweeper import sweep
 
+log = logging.getLogger("imagepipe.worker")
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
@@ -45,14 +51,35 @@ def build_context(settings: Settings) -> WorkerContext:
     )
 
 
+async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
+    """Beat while the event loop is responsive; a blocked loop stops beating and the worker reads as dead."""
+    while True:
+        try:
+            await liveness.beat(redis, member, settings.heartbeat_ttl_seconds)
+        except (RedisError, OSError) as exc:  # a Redis blip must not kill the worker
+            log.warning("heartbeat failed: %s", exc)
+        await asyncio.sleep(settings.heartbeat_seconds)
+
+
 async def startup(ctx: dict[str, Any]) -> None:
-    ctx["imagepipe"] = build_context(get_settings())
+    settings = get_settings()
+    ctx["imagepipe"] = build_context(settings)
+    ctx["worker_id"] = liveness.worker_id()
+    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if heartbeat is not None:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        with contextlib.suppress(RedisError, OSError):
+            await liveness.leave(ctx["redis"], ctx["worker_id"])
     wctx: WorkerContext | None = ctx.get("imagepipe")
     if wctx is not None:
-        wctx.executor.shutdown(wait=True, cancel_futures=True)
+        # jobs still running were cancelled and put back by arq; their pixels are not worth waiting for
+        wctx.executor.shutdown(wait=False, cancel_futures=True)
 
 
 _settings = get_settings()
@@ -63,6 +90,16 @@ class WorkerSettings:
 
     functions: ClassVar[list[Function]] = [
         func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries)  # type: ignore[arg-type]
+    ]
+    cron_jobs: ClassVar[list[CronJob]] = [
+        cron(
+            sweep,  # type: ignore[arg-type]
+            name="sweep",
+            second=set(range(0, 60, _settings.sweep_every_seconds)),
+            microsecond=0,
+            timeout=max(30, _settings.sweep_every_seconds * 5),
+            max_tries=1,
+        )
     ]
     on_startup = startup
     on_shutdown = shutdown
@@ -75,3 +112,5 @@ class WorkerSettings:
     job_timeout = _settings.job_timeout_seconds
     keep_result = _settings.keep_result_seconds
     max_tries = _settings.max_tries
+    # SIGTERM: stop taking jobs, give running ones this long, then cancel them (arq re-queues them)
+    job_completion_wait = _settings.graceful_shutdown_seconds

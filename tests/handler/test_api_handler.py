@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from conftest import RunWorker, corpus, load_event
 from sam import LambdaRuntime, resolve_handler
 

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import httpx
-from conftest import RunWorker, corpus
 from PIL import Image
 
-from imagepipe import jobs
+from conftest import RunWorker, corpus
+from imagepipe import jobs, liveness
 from imagepipe.models import DEFAULT_RECIPE, Recipe
 from imagepipe.settings import get_settings
 
@@ -122,10 +122,27 @@ async def test_one_object_version_is_queued_once(api: httpx.AsyncClient, stack_e
         await pool.aclose()
 
 
-async def test_health_reports_every_dependency(api: httpx.AsyncClient) -> None:
+async def test_health_needs_a_live_worker(api: httpx.AsyncClient, stack_env: dict[str, str]) -> None:
     resp = await api.get("/healthz")
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["checks"] == {"redis": "ok", "s3_uploads": "ok", "s3_outputs": "ok", "dynamodb": "ok"}
+    assert resp.status_code == 503, resp.text
+    checks = resp.json()["checks"]
+    assert checks["workers"] == "error: no worker alive"
+    assert {k: v for k, v in checks.items() if k != "workers"} == {
+        "redis": "ok",
+        "s3_uploads": "ok",
+        "s3_outputs": "ok",
+        "dynamodb": "ok",
+    }
+
+    pool = await jobs.connect(get_settings())
+    try:
+        await liveness.beat(pool, "test-host:1", ttl=30)
+        resp = await api.get("/healthz")
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["checks"]["workers"] == "ok: 1 alive"
+        await liveness.leave(pool, "test-host:1")
+    finally:
+        await pool.aclose()
 
 
 async def test_openapi_documents_the_routes(api: httpx.AsyncClient) -> None:

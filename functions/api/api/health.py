@@ -1,4 +1,4 @@
-"""GET /healthz: can this process reach Redis, S3 and DynamoDB?"""
+"""GET /healthz: can this process reach Redis, S3 and DynamoDB, and is any worker alive?"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.services import Services, ServicesDep
+from imagepipe import liveness
 
 router = APIRouter(tags=["health"])
 
@@ -20,13 +21,14 @@ class Health(BaseModel):
     checks: dict[str, str]
 
 
-async def _redis(services: Services) -> str:
+async def _redis(services: Services) -> dict[str, str]:
     try:
         pool = await services.queue()
         await asyncio.wait_for(pool.ping(), timeout=2)
+        workers = await liveness.alive(pool, services.settings.heartbeat_ttl_seconds)
     except Exception as exc:  # any failure means unhealthy; the message says which
-        return f"error: {type(exc).__name__}: {exc}"
-    return "ok"
+        return {"redis": f"error: {type(exc).__name__}: {exc}", "workers": "error: unknown (no Redis)"}
+    return {"redis": "ok", "workers": f"ok: {len(workers)} alive" if workers else "error: no worker alive"}
 
 
 def _aws(services: Services) -> dict[str, str]:
@@ -45,7 +47,7 @@ def _aws(services: Services) -> dict[str, str]:
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(services: ServicesDep) -> JSONResponse:
     """200 when every dependency answers, else 503 with the failing checks."""
-    checks = {"redis": await _redis(services), **await run_in_threadpool(_aws, services)}
-    healthy = all(v == "ok" for v in checks.values())
+    checks = {**await _redis(services), **await run_in_threadpool(_aws, services)}
+    healthy = all(v.startswith("ok") for v in checks.values())
     body = Health(status="ok" if healthy else "unavailable", checks=checks)
     return JSONResponse(status_code=200 if healthy else 503, content=body.model_dump())

@@ -10,6 +10,7 @@ __all__ = [
     "InvalidRecipe",
     "NotFound",
     "NotReady",
+    "ProcessingTimeout",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
@@ -94,6 +95,13 @@ class NotReady(ImagePipeError):
 
     code = "not_ready"
     http_status = 409
+
+
+class ProcessingTimeout(ImagePipeError):
+    """Processing took longer than the job's time limit."""
+
+    code = "timeout"
+    http_status = 504
 
 
 class TransientError(ImagePipeError):

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from imagepipe.models import Recipe
 from imagepipe.settings import Settings
@@ -75,3 +76,22 @@ async def enqueue_processing(
         recipe=recipe.model_dump(mode="json"),
     )
     return job is not None
+
+
+async def enqueue_again(pool: ArqRedis, *, image_id: str, bucket: str, key: str, version: str, recipe: Recipe) -> bool:
+    """Queue a version once more (replay, recovery): unless its job is queued or running now, forget the
+    kept result that would make arq refuse the same id. True when queued."""
+    jid = job_id(image_id, version)
+    if await pool.exists(job_key_prefix + jid, in_progress_key_prefix + jid):
+        return False
+    await pool.delete(result_key_prefix + jid)
+    return await enqueue_processing(pool, image_id=image_id, bucket=bucket, key=key, version=version, recipe=recipe)
+
+
+async def queue_depth(pool: ArqRedis, queue_name: str) -> tuple[int, int]:
+    """(jobs in the queue, jobs running now)."""
+    depth = await pool.zcard(queue_name)
+    running = 0
+    async for _ in pool.scan_iter(match=f"{in_progress_key_prefix}*", count=1000):
+        running += 1
+    return int(depth), running

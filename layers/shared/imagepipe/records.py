@@ -25,7 +25,7 @@ from imagepipe.models import (
     Status,
     VariantOutput,
 )
-from imagepipe.table import LISTING_PARTITION
+from imagepipe.table import BY_STATUS_INDEX, LISTING_PARTITION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -166,20 +166,92 @@ class ImageRecords:
             {":failed": Status.FAILED.value, ":error": error.model_dump(mode="json")},
         )
 
-    def _finish(self, image_id: str, version: str, update: str, values: dict[str, Any]) -> bool:
+    def requeue(self, image_id: str, version: str) -> bool:
+        """A failed version back to ``queued`` for a replay, with a fresh attempt budget."""
+        return self._transition(
+            image_id,
+            version,
+            "SET #s = :queued, attempts = :zero, updated_at = :now REMOVE #e",
+            "#s = :failed",
+            {":queued": Status.QUEUED.value, ":failed": Status.FAILED.value, ":zero": 0},
+        )
+
+    def fail_stuck(self, image_id: str, version: str, error: ErrorInfo) -> bool:
+        """Fail a version that never finishes (it keeps crashing its worker)."""
+        return self._transition(
+            image_id,
+            version,
+            "SET #s = :failed, #e = :error, updated_at = :now",
+            "#s IN (:queued, :processing)",
+            {
+                ":failed": Status.FAILED.value,
+                ":error": error.model_dump(mode="json"),
+                ":queued": Status.QUEUED.value,
+                ":processing": Status.PROCESSING.value,
+            },
+        )
+
+    def by_status(self, status: Status, limit: int, updated_before: str | None = None) -> list[ImageRecord]:
+        """Up to ``limit`` records in ``status``, oldest first, optionally only those untouched since a time."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": "#s = :status",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status.value}},
+        }
+        if updated_before is not None:
+            query["FilterExpression"] = "updated_at < :before"
+            query["ExpressionAttributeValues"][":before"] = {"S": updated_before}
+        found: list[ImageRecord] = []
+        with translated_errors():
+            for page in self._client.get_paginator("query").paginate(**query):
+                found.extend(ImageRecord.model_validate(_plain(_from_item(i))) for i in page.get("Items", []))
+                if len(found) >= limit:
+                    break
+        return found[:limit]
+
+    def count(self, status: Status) -> int:
+        total = 0
+        with translated_errors():
+            for page in self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=BY_STATUS_INDEX,
+                KeyConditionExpression="#s = :status",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": {"S": status.value}},
+                Select="COUNT",
+            ):
+                total += page.get("Count", 0)
+        return total
+
+    def existing(self, image_ids: list[str]) -> set[str]:
+        """Which of these ids have a record."""
+        found: set[str] = set()
+        for start in range(0, len(image_ids), 100):
+            keys = [{"image_id": {"S": i}} for i in image_ids[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "image_id"}}
+            while request:
+                with translated_errors():
+                    resp = self._client.batch_get_item(RequestItems=request)
+                found.update(item["image_id"]["S"] for item in resp.get("Responses", {}).get(self._table, []))
+                request = resp.get("UnprocessedKeys") or {}
+        return found
+
+    def _transition(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         try:
-            self._update(
-                image_id,
-                version,
-                update,
-                "#s = :processing_state",
-                {":processing_state": Status.PROCESSING.value, **values},
-            )
+            self._update(image_id, version, update, condition, values)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def _finish(self, image_id: str, version: str, update: str, values: dict[str, Any]) -> bool:
+        condition = "#s = :processing_state"
+        return self._transition(
+            image_id, version, update, condition, {":processing_state": Status.PROCESSING.value, **values}
+        )
 
     def _update(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> None:
         names = {"#s": "status", "#e": "error", "#src": "source", "#v": "version"}

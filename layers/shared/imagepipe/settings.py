@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     max_jobs: int = Field(default=8, ge=1)
     poll_delay_seconds: float = Field(default=0.05, gt=0)
     keep_result_seconds: int = Field(default=86_400, ge=0)
+    retry_base_seconds: float = Field(default=1.0, gt=0, description="first backoff step of transient retries")
+    graceful_shutdown_seconds: int = Field(default=100, ge=0, description="SIGTERM: time for running jobs")
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_seconds: float = Field(default=30.0, gt=0)
+    sweep_every_seconds: int = Field(default=60, ge=1, le=60, description="how often a worker sweeps")
+    stuck_after_seconds: int = Field(default=600, ge=1, description="queued/processing longer means lost")
+    sweep_limit: int = Field(default=1000, ge=1, description="records and objects one sweep looks at")
     imaging_executor: Literal["process", "thread"] = "process"
     imaging_workers: int = Field(default=0, ge=0, description="0 means one per core")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -54,6 +55,33 @@ class ImageStore:
         return self._client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
         )
+
+    def list_objects(self, bucket: str, prefix: str, limit: int, older_than: datetime) -> list[str]:
+        """Up to ``limit`` keys under ``prefix`` last written before ``older_than``."""
+        keys: list[str] = []
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys.extend(o["Key"] for o in page.get("Contents", []) if o["LastModified"] < older_than)
+                if len(keys) >= limit:
+                    break
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, prefix) from exc
+        return keys[:limit]
+
+    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The current version's ``version``, ``size`` and ``content_type``; None when the object is gone."""
+        try:
+            resp = self._client.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            error = self._translate(exc, bucket, key)
+            if isinstance(error, SourceMissing):
+                return None
+            raise error from exc
+        return {
+            "version": object_version(resp.get("VersionId"), resp["ETag"]),
+            "size": resp["ContentLength"],
+            "content_type": resp.get("ContentType"),
+        }
 
     def reachable(self, bucket: str) -> bool:
         try:
