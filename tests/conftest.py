@@ -61,6 +61,7 @@ def stack_env(redis_server: services.Service, moto_server: services.Service) -> 
         "IMAGEPIPE_OUTPUT_BUCKET": f"outputs-{suffix}",
         "IMAGEPIPE_TABLE_NAME": f"images-{suffix}",
         "IMAGEPIPE_IMAGING_WORKERS": "2",
+        "IMAGEPIPE_RETRY_BASE_SECONDS": "0.02",
     }
     services.provision(
         moto_server.url,

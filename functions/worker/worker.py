@@ -97,7 +97,7 @@ class WorkerSettings:
             name="sweep",
             second=set(range(0, 60, _settings.sweep_every_seconds)),
             microsecond=0,
-            timeout=max(30, _settings.sweep_every_seconds * 5),
+            timeout=_settings.job_timeout_seconds,  # arq's in-progress expiry follows the longest timeout
             max_tries=1,
         )
     ]

@@ -7,6 +7,10 @@ from typing import Any
 import msgpack
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from imagepipe.models import Recipe
 from imagepipe.settings import Settings
@@ -32,6 +36,9 @@ def job_id(image_id: str, version: str) -> str:
 def redis_settings(settings: Settings) -> RedisSettings:
     """Connection settings from the URL, with the auth token from the environment or Secrets Manager."""
     result = RedisSettings.from_dsn(settings.redis_url)
+    # ride out a Redis blip (restart, failover) instead of crashing the worker: every command retries
+    result.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    result.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=settings.redis_retries)
     if settings.redis_password is not None:
         result.password = settings.redis_password.get_secret_value()
     elif settings.redis_auth_secret_arn:

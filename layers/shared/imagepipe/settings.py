@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     # functions at cold start from the secret named here.
     redis_password: SecretStr | None = None
     redis_auth_secret_arn: str | None = None
+    redis_retries: int = Field(default=12, ge=0, description="per command, backing off up to 2 s each")
     queue_name: str = "imagepipe:queue"
     upload_bucket: str = "imagepipe-uploads"
     output_bucket: str = "imagepipe-outputs"

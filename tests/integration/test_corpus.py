@@ -1,0 +1,90 @@
+"""Every image of the shared corpus through the real worker: valid ones come out right, hostile ones end
+``failed`` with the right code after one attempt, and the worker keeps serving."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from conftest import CORPUS, RunWorker, corpus
+from imagepipe.settings import get_settings
+
+VALID = ("baseline", "modes", "animated", "orientation", "other_formats")
+HOSTILE = ("corrupt", "bomb", "not_an_image")
+REFUSAL_CODES = {"invalid_image", "too_many_pixels", "too_many_frames"}
+BOMBS = {"decompression_bomb.gif", "decompression_bomb_extents.gif", "reallybig.bmp"}
+# Pillow 13 here has no HEIF decoder: refusing it cleanly is the right outcome
+UNSUPPORTED = {"hopper.heif"}
+
+RECIPE = {
+    "variants": [
+        {"name": "jpg", "width": 96, "height": 96, "format": "jpeg"},
+        {"name": "png", "width": 64, "height": 64, "fit": "contain", "format": "png"},
+        {"name": "webp", "width": 48, "height": 48, "fit": "cover", "format": "webp"},
+    ]
+}
+
+
+def images(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (CORPUS / "images" / f).iterdir() if not p.name.startswith("LICENSE"))
+
+
+async def upload_all(api: httpx.AsyncClient, paths: list[Path]) -> dict[Path, str]:
+    ids = {}
+    for path in paths:
+        files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
+        resp = await api.post("/images", files=files, data={"recipe": json.dumps(RECIPE)})
+        assert resp.status_code == 202, (path, resp.text)
+        ids[path] = resp.json()["image_id"]
+    return ids
+
+
+@pytest.fixture
+async def outcomes(api: httpx.AsyncClient, run_worker: RunWorker) -> dict[Path, dict[str, Any]]:
+    paths = images(*VALID, *HOSTILE)
+    ids = await upload_all(api, paths)
+    # a valid image queued last: the worker must still serve it after every hostile one
+    last = await upload_all(api, [corpus("images", "baseline", "hopper.jpg")])
+    await run_worker()
+    records = {p: (await api.get(f"/images/{i}")).json() for p, i in {**ids}.items()}
+    tail = (await api.get(f"/images/{next(iter(last.values()))}")).json()
+    assert tail["status"] == "succeeded", tail
+    return records
+
+
+async def test_corpus_through_the_real_worker(outcomes: dict[Path, dict[str, Any]], s3: Any) -> None:
+    refused = []
+    for path, record in outcomes.items():
+        folder = path.parent.name
+        assert record["attempts"] == 1, (path, record)  # no retry for either outcome
+        if folder in VALID and path.name not in UNSUPPORTED:
+            assert record["status"] == "succeeded", (path, record["error"])
+            check_variants(record, s3)
+        elif record["status"] == "failed":
+            assert record["error"]["code"] in REFUSAL_CODES, (path, record["error"])
+            refused.append(path.name)
+        else:
+            assert record["status"] == "succeeded", (path, record)  # damaged but fully decodable
+    for name in BOMBS:
+        bomb = next(r for p, r in outcomes.items() if p.name == name)
+        assert (bomb["status"], bomb["error"]["code"]) == ("failed", "too_many_pixels"), bomb
+    assert {"test-ole-file.doc", "broken.png", "truncated_jpeg.jpg", "zero_width.gif"} <= set(refused)
+
+
+def check_variants(record: dict[str, Any], s3: Any) -> None:
+    bucket = get_settings().output_bucket
+    for variant in record["variants"]:
+        body = s3.get_object(Bucket=bucket, Key=variant["key"])["Body"].read()
+        with Image.open(io.BytesIO(body)) as im:
+            im.load()
+            assert im.size == (variant["width"], variant["height"])
+            assert im.format == variant["format"].upper()
+            if variant["format"] == "jpeg":
+                assert im.mode in {"RGB", "L"}
+            assert not im.getexif()

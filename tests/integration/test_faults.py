@@ -1,0 +1,91 @@
+"""Transient S3 and DynamoDB failures, injected into the real boto3 clients the worker uses: retried
+with backoff up to the bound, then failed cleanly as a dead letter that can be replayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from botocore.exceptions import EndpointConnectionError
+
+from conftest import RunWorker, corpus
+from imagepipe import aws, jobs
+from imagepipe.records import ImageRecords
+from imagepipe.replay import replay
+from imagepipe.settings import get_settings
+
+
+class Outage:
+    """Fails the next ``remaining`` calls of one operation as a dropped connection would."""
+
+    def __init__(self, client: Any, event: str, remaining: int) -> None:
+        self.client, self.event, self.remaining, self.calls = client, event, remaining, 0
+
+    def __call__(self, **_: Any) -> None:
+        self.calls += 1
+        if self.remaining != 0:
+            self.remaining -= 1
+            raise EndpointConnectionError(endpoint_url="http://injected-outage")
+
+    def __enter__(self) -> Outage:
+        self.client.meta.events.register(self.event, self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.meta.events.unregister(self.event, self)
+
+
+async def upload(api: httpx.AsyncClient) -> str:
+    path = corpus("images", "baseline", "hopper.jpg")
+    resp = await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")})
+    assert resp.status_code == 202
+    return str(resp.json()["image_id"])
+
+
+async def test_s3_outage_is_retried_until_it_passes(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    image_id = await upload(api)
+    # botocore itself tries 3 times per call: 4 failures make the first job try fail, the second pass
+    with Outage(aws.s3_client(), "before-send.s3.GetObject", remaining=4) as outage:
+        await run_worker()
+    record = (await api.get(f"/images/{image_id}")).json()
+    assert record["status"] == "succeeded", record
+    assert record["attempts"] == 2
+    assert outage.calls == 5
+
+
+async def test_dynamodb_outage_is_retried_until_it_passes(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    image_id = await upload(api)
+    with Outage(aws.dynamodb_client(), "before-send.dynamodb.UpdateItem", remaining=3):
+        await run_worker()
+    record = (await api.get(f"/images/{image_id}")).json()
+    assert record["status"] == "succeeded", record
+
+
+async def test_lasting_outage_gives_up_as_a_dead_letter_and_replays(
+    api: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    settings = get_settings()
+    before = (await api.get("/queue")).json()["dead_letters"]
+    image_id = await upload(api)
+    with Outage(aws.s3_client(), "before-send.s3.GetObject", remaining=-1) as outage:
+        await run_worker()
+    record = (await api.get(f"/images/{image_id}")).json()
+    assert record["status"] == "failed"
+    assert record["error"]["code"] == "transient"
+    assert record["attempts"] == settings.max_tries
+    assert outage.calls == 3 * settings.max_tries
+    stats = (await api.get("/queue")).json()
+    assert stats["dead_letters"] == before + 1
+    assert (stats["depth"], stats["in_progress"]) == (0, 0)
+
+    pool = await jobs.connect(settings)
+    try:
+        records = ImageRecords(aws.dynamodb_client(), settings.table_name)
+        replayed = await replay(records, pool, image_ids=[image_id])
+    finally:
+        await pool.aclose()
+    assert [r.image_id for r in replayed] == [image_id]
+    await run_worker()
+    record = (await api.get(f"/images/{image_id}")).json()
+    assert record["status"] == "succeeded", record
+    assert (await api.get("/queue")).json()["dead_letters"] == before
