@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from mangum import Mangum
 
-from api import errors, health, images
+from api import errors, health, images, queue
 
 app = FastAPI(
     title="imagepipe",
@@ -15,6 +15,7 @@ app = FastAPI(
 errors.install(app)
 app.include_router(images.router)
 app.include_router(health.router)
+app.include_router(queue.router)
 
 # Mangum runs the ASGI lifespan on every invocation, so nothing is set up there: clients are built
 # once per process by api.services.

@@ -47,7 +47,7 @@ async def process_image(
     wctx: WorkerContext = ctx["imagepipe"]
     job_try: int = ctx.get("job_try", 1)
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
-    limit = max(1.0, wctx.settings.job_timeout_seconds - 5.0)
+    limit = wctx.settings.job_timeout_seconds * 0.9
     try:
         try:
             async with asyncio.timeout(limit):

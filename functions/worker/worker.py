@@ -25,7 +25,19 @@ from pipeline import WorkerContext, process_image
 from sweeper import sweep
 
 log = logging.getLogger("imagepipe.worker")
-logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _log_to_stderr() -> None:
+    """arq's CLI configures only its own logger; give imagepipe's the same treatment, once."""
+    logger = logging.getLogger("imagepipe")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+_log_to_stderr()
 
 
 def imaging_executor(settings: Settings) -> Executor:

@@ -27,7 +27,7 @@ from imagepipe.storage import ImageStore
 
 pytestmark = pytest.mark.slow
 
-JOB_TIMEOUT = 6  # arq re-runs a SIGKILLed worker's job once its in-progress key expires: timeout + 10 s
+JOB_TIMEOUT = 10  # arq re-runs a SIGKILLed worker's job once its in-progress key expires: timeout + 10 s
 
 
 @pytest.fixture(scope="module")
