@@ -15,7 +15,7 @@ import pytest
 from arq.worker import Worker
 
 import services
-from imagepipe import aws, settings
+from imagepipe import aws, jobs, settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -125,7 +125,7 @@ async def run_worker(stack_env: dict[str, str]) -> AsyncIterator[RunWorker]:
             functions=ws.functions,
             on_startup=ws.on_startup,
             on_shutdown=ws.on_shutdown,
-            redis_settings=worker_module.jobs.redis_settings(settings.get_settings()),
+            redis_settings=jobs.redis_settings(settings.get_settings()),
             queue_name=ws.queue_name,
             job_serializer=ws.job_serializer,
             job_deserializer=ws.job_deserializer,

@@ -252,6 +252,8 @@ def _upright(im: Image.Image, orientation: int) -> Image.Image:
 def _normalised(im: Image.Image) -> Image.Image:
     """RGB or RGBA (L or LA for grey), 8 bits per channel, transparency kept as alpha."""
     mode = im.mode
+    if mode in ("RGB", "L") and "transparency" in im.info:  # a colour key (tRNS) becomes real alpha
+        return im.convert("RGBA" if mode == "RGB" else "LA")
     if mode in ("RGB", "RGBA", "L", "LA"):
         return im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -344,6 +346,8 @@ def _resize(im: Image.Image, variant: Variant, limits: Limits) -> Image.Image:
         return im.resize(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if variant.fit is Fit.COVER:
         return ImageOps.fit(im, box, Image.Resampling.LANCZOS)
+    if variant.format is not OutputFormat.JPEG and im.mode in ("RGB", "L"):
+        im = im.convert("RGBA" if im.mode == "RGB" else "LA")  # pad with transparency where it can be kept
     return ImageOps.pad(im, box, Image.Resampling.LANCZOS, color=_pad_colour(im, variant.format))
 
 

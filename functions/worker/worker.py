@@ -100,12 +100,10 @@ _settings = get_settings()
 class WorkerSettings:
     """Read by ``arq``; every value comes from :class:`imagepipe.settings.Settings`."""
 
-    functions: ClassVar[list[Function]] = [
-        func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries)  # type: ignore[arg-type]
-    ]
+    functions: ClassVar[list[Function]] = [func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries)]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
-            sweep,  # type: ignore[arg-type]
+            sweep,
             name="sweep",
             second=set(range(0, 60, _settings.sweep_every_seconds)),
             microsecond=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -108,10 +109,15 @@ async def test_missing_file_and_unknown_image_are_json_errors(api: httpx.AsyncCl
 async def test_one_object_version_is_queued_once(api: httpx.AsyncClient, stack_env: dict[str, str]) -> None:
     pool = await jobs.connect(get_settings())
     try:
-        args = {"image_id": "f" * 32, "bucket": "b", "key": "k", "version": "v1", "recipe": DEFAULT_RECIPE}
-        assert await jobs.enqueue_processing(pool, **args) is True
-        assert await jobs.enqueue_processing(pool, **args) is False
-        assert await jobs.enqueue_processing(pool, **{**args, "version": "v2"}) is True
+
+        def enqueue(version: str) -> Awaitable[bool]:
+            return jobs.enqueue_processing(
+                pool, image_id="f" * 32, bucket="b", key="k", version=version, recipe=DEFAULT_RECIPE
+            )
+
+        assert await enqueue("v1") is True
+        assert await enqueue("v1") is False
+        assert await enqueue("v2") is True
         raw = await pool.get(f"arq:job:{jobs.job_id('f' * 32, 'v1')}")
         assert raw is not None
         payload = jobs.deserialize(raw)  # msgpack, readable by any consumer; never pickle
