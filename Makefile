@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	WORKERS=$(WORKERS) PORT=$(PORT) $(PY) infra/local/stack.py
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck validate build
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -65,7 +65,7 @@ async def _recover(
         error = ErrorInfo(
             code="worker_crashed", message=f"processing stopped its worker {record.attempts} times; given up"
         )
-        if await asyncio.to_thread(records.fail_stuck, record.image_id, source.version, error):
+        if await asyncio.to_thread(records.refuse, record.image_id, source.version, error):
             report.crashed += 1
         return
     if await jobs.enqueue_again(

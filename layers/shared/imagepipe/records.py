@@ -34,6 +34,26 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
+PENDING_VERSION = "pending"
+"""The version of a record written for a presigned upload that has not arrived yet."""
+
+
+class Registration(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"  # a newer version (or the awaited upload) now wins
+    DUPLICATE = "duplicate"  # this version is already tracked
+    STALE = "stale"  # an older version than the one tracked
+
+
+def is_newer(sequencer: str | None, than: str | None) -> bool:
+    """S3 sequencers order events for one key: hex strings compared after left-padding to equal length.
+    Without both, the announcement at hand is taken as the newer one."""
+    if not sequencer or not than:
+        return True
+    width = max(len(sequencer), len(than))
+    return sequencer.upper().rjust(width, "0") > than.upper().rjust(width, "0")
+
+
 class StartOutcome(StrEnum):
     STARTED = "started"
     DONE = "done"  # this version already reached a final state
@@ -107,6 +127,46 @@ class ImageRecords:
             raise
         return True
 
+    def register(self, image_id: str, source: SourceObject, recipe: Recipe) -> Registration:
+        """Make the record track ``source`` unless it already tracks that version or a newer one.
+
+        Concurrent announcements race through conditional writes: each update is conditioned on the
+        version it read, and a lost race is re-read and decided again.
+        """
+        for _ in range(5):
+            if self.create(image_id, source, recipe):
+                return Registration.CREATED
+            record = self.get(image_id)
+            if record is None:
+                continue  # deleted in between: create again
+            current = record.source
+            if current.version == source.version:
+                if source.sequencer and not current.sequencer:
+                    self._transition(
+                        image_id,
+                        current.version,
+                        "SET #src.sequencer = :seq",
+                        "#src.#v = :version",
+                        {":seq": source.sequencer},
+                    )
+                return Registration.DUPLICATE
+            if current.version != PENDING_VERSION and not is_newer(source.sequencer, current.sequencer):
+                return Registration.STALE
+            fresh = (
+                source
+                if current.version != PENDING_VERSION
+                else source.model_copy(update={"content_type": source.content_type or current.content_type})
+            )
+            if self._transition(
+                image_id,
+                current.version,
+                "SET #src = :source, #s = :queued, attempts = :zero, updated_at = :now REMOVE #e, variants, metadata",
+                "#src.#v = :version",
+                {":source": fresh.model_dump(mode="json"), ":queued": Status.QUEUED.value, ":zero": 0},
+            ):
+                return Registration.UPDATED
+        raise TransientError(f"record {image_id} kept changing while a new version was registered")
+
     def describe(self) -> str:
         """The table's status (a cheap reachability check)."""
         with translated_errors():
@@ -176,8 +236,8 @@ class ImageRecords:
             {":queued": Status.QUEUED.value, ":failed": Status.FAILED.value, ":zero": 0},
         )
 
-    def fail_stuck(self, image_id: str, version: str, error: ErrorInfo) -> bool:
-        """Fail a version that never finishes (it keeps crashing its worker)."""
+    def refuse(self, image_id: str, version: str, error: ErrorInfo) -> bool:
+        """Fail a version without processing it: too large, or it keeps crashing its worker."""
         return self._transition(
             image_id,
             version,
