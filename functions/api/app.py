@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from mangum import Mangum
 
-from api import errors, health, images, queue
+from api import errors, health, images, queue, uploads
 
 app = FastAPI(
     title="imagepipe",
@@ -13,6 +13,7 @@ app = FastAPI(
     summary="Upload images; get resized, filtered and described variants.",
 )
 errors.install(app)
+app.include_router(uploads.router)
 app.include_router(images.router)
 app.include_router(health.router)
 app.include_router(queue.router)

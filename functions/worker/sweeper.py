@@ -2,7 +2,8 @@
 
 - records left ``queued`` or ``processing`` past ``stuck_after`` whose job is no longer in Redis (Redis lost
   its data, or a job ran out of tries in a crash loop) are queued again;
-- a record that keeps crashing its worker is failed (``worker_crashed``) rather than retried forever;
+- a record that keeps crashing its worker is failed (``worker_crashed``) rather than retried forever, and
+  a presigned upload that never arrived is failed (``upload_missing``);
 - objects in the upload bucket that have no record (their S3 event was lost) get one and are queued.
 """
 
@@ -19,7 +20,7 @@ from arq.connections import ArqRedis
 from imagepipe import jobs
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import ErrorInfo, ImageRecord, SourceObject, Status
-from imagepipe.records import ImageRecords
+from imagepipe.records import PENDING_VERSION, ImageRecords
 from imagepipe.settings import Settings
 from imagepipe.storage import ImageStore
 from pipeline import WorkerContext
@@ -30,11 +31,11 @@ log = logging.getLogger("imagepipe.sweeper")
 @dataclass
 class SweepReport:
     requeued: int = 0
-    crashed: int = 0
+    given_up: int = 0
     orphans: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"requeued": self.requeued, "crashed": self.crashed, "orphans": self.orphans}
+        return {"requeued": self.requeued, "given_up": self.given_up, "orphans": self.orphans}
 
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
@@ -43,7 +44,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     report = SweepReport()
     await requeue_stuck(ctx["redis"], wctx.records, wctx.settings, report)
     await adopt_orphans(ctx["redis"], wctx.records, wctx.store, wctx.settings, report)
-    if report.requeued or report.crashed or report.orphans:
+    if report.requeued or report.given_up or report.orphans:
         log.warning("sweep recovered work: %s", report.as_dict())
     return report.as_dict()
 
@@ -60,13 +61,19 @@ async def _recover(
     pool: ArqRedis, records: ImageRecords, settings: Settings, record: ImageRecord, report: SweepReport
 ) -> None:
     source = record.source
+    if source.version == PENDING_VERSION:
+        # a presigned upload that never arrived (if it still does, its S3 event revives the record)
+        error = ErrorInfo(code="upload_missing", message="the presigned upload was not received")
+        if await asyncio.to_thread(records.refuse, record.image_id, source.version, error):
+            report.given_up += 1
+        return
     # each worker crash costs one attempt; past twice the retry budget the image itself is the suspect
     if record.attempts >= 2 * settings.max_tries:
         error = ErrorInfo(
             code="worker_crashed", message=f"processing stopped its worker {record.attempts} times; given up"
         )
         if await asyncio.to_thread(records.refuse, record.image_id, source.version, error):
-            report.crashed += 1
+            report.given_up += 1
         return
     if await jobs.enqueue_again(
         pool,

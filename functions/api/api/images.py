@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorBody
-from api.services import ServicesDep
+from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
 from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
 from imagepipe.jobs import enqueue_processing
@@ -94,7 +94,11 @@ async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
 @router.get("/{image_id}", response_model=ImageView, responses=_ERRORS)
 async def get_image(services: ServicesDep, image_id: str) -> ImageView:
     """The record: status, source, recipe, variants with short-lived URLs, metadata, error."""
-    record = await _record(services, image_id)
+    return view(services, await _record(services, image_id))
+
+
+def view(services: Services, record: ImageRecord) -> ImageView:
+    """A record as clients see it: variants with short-lived URLs."""
     settings = services.settings
     variants = [
         VariantView(

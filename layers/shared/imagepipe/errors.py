@@ -8,6 +8,7 @@ __all__ = [
     "ImageTooLarge",
     "InvalidImage",
     "InvalidRecipe",
+    "InvalidRequest",
     "NotFound",
     "NotReady",
     "ProcessingTimeout",
@@ -38,6 +39,13 @@ class InvalidImage(ImagePipeError):
     """The bytes are not an image Pillow can decode completely."""
 
     code = "invalid_image"
+    http_status = 422
+
+
+class InvalidRequest(ImagePipeError):
+    """A request parameter is malformed."""
+
+    code = "invalid_request"
     http_status = 422
 
 

@@ -4,6 +4,7 @@ cannot undo a newer result."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from imagepipe.models import (
     Status,
     VariantOutput,
 )
-from imagepipe.table import BY_STATUS_INDEX, LISTING_PARTITION
+from imagepipe.table import BY_CREATED_INDEX, BY_STATUS_INDEX, LISTING_PARTITION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -271,6 +272,29 @@ class ImageRecords:
                     break
         return found[:limit]
 
+    def page(
+        self, *, status: Status | None, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[ImageRecord], dict[str, Any] | None]:
+        """One page of records, newest first (all, or those in ``status``), and where the next one starts."""
+        index, key, value = (
+            (BY_STATUS_INDEX, "status", status.value) if status else (BY_CREATED_INDEX, "listing", LISTING_PARTITION)
+        )
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key},
+            "ExpressionAttributeValues": {":v": {"S": value}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            query["ExclusiveStartKey"] = after
+        with translated_errors():
+            resp = self._client.query(**query)
+        items = [ImageRecord.model_validate(_plain(_from_item(i))) for i in resp.get("Items", [])]
+        return items, resp.get("LastEvaluatedKey")
+
     def count(self, status: Status) -> int:
         total = 0
         with translated_errors():
@@ -315,14 +339,18 @@ class ImageRecords:
 
     def _update(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> None:
         names = {"#s": "status", "#e": "error", "#src": "source", "#v": "version"}
-        used = {k: v for k, v in names.items() if k in update or k in condition or k in ("#src", "#v")}
-        item_values = _to_item({**values, ":now": now(), ":version": version})
+        condition = f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})"
+        placeholders = set(re.findall(r"#\w+", f"{update} {condition}"))
+        used = {k: v for k, v in names.items() if k in placeholders}
+        values = {**values, ":now": now(), ":version": version}
+        used_values = set(re.findall(r":\w+", f"{update} {condition}"))
+        item_values = _to_item({k: v for k, v in values.items() if k in used_values})
         with translated_errors():
             self._client.update_item(
                 TableName=self._table,
                 Key={"image_id": {"S": image_id}},
                 UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=used,
                 ExpressionAttributeValues=item_values,
             )

@@ -83,6 +83,19 @@ class ImageStore:
             "content_type": resp.get("ContentType"),
         }
 
+    def presigned_post(
+        self, bucket: str, key: str, content_type: str, max_bytes: int, expires: int
+    ) -> tuple[str, dict[str, str]]:
+        """A form a client POSTs straight to S3: this key, this content type, at most ``max_bytes``."""
+        post = self._client.generate_presigned_post(
+            Bucket=bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": content_type}],
+            ExpiresIn=expires,
+        )
+        return post["url"], {k: str(v) for k, v in post["fields"].items()}
+
     def reachable(self, bucket: str) -> bool:
         try:
             self._client.head_bucket(Bucket=bucket)

@@ -1,0 +1,124 @@
+"""Direct-to-S3 uploads (POST /images/uploads) and the listing that finds any image (GET /images)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ErrorBody
+from api.images import ImageView, view
+from api.services import ServicesDep
+from imagepipe.errors import ImageTooLarge, InvalidRequest, UnsupportedMediaType
+from imagepipe.keys import image_id_for_object, new_image_id, upload_key
+from imagepipe.models import ImageRecord, SourceObject, Status
+from imagepipe.recipes import parse_recipe
+from imagepipe.records import PENDING_VERSION
+
+router = APIRouter(prefix="/images", tags=["images"])
+
+_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff", "image/bmp")
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(description=f"one of {', '.join(_CONTENT_TYPES)}")
+    size: int = Field(gt=0, description="bytes; the upload may not be larger")
+    recipe: dict[str, Any] | None = None
+
+
+class UploadForm(BaseModel):
+    """POST ``fields`` plus the file (as the last field, named ``file``) to ``url`` before ``expires_in`` s."""
+
+    image_id: str
+    key: str
+    url: str
+    fields: dict[str, str]
+    expires_in: int
+    location: str
+
+
+class ImagePage(BaseModel):
+    items: list[ImageView]
+    next: str | None
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadForm,
+    responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+async def create_upload(services: ServicesDep, request: UploadRequest) -> UploadForm:
+    """A presigned POST for uploads too large for the API (Lambda takes 6 MB): the S3 event queues it."""
+    settings = services.settings
+    if request.content_type not in _CONTENT_TYPES:
+        raise UnsupportedMediaType(f"content_type must be one of {', '.join(_CONTENT_TYPES)}")
+    if request.size > settings.max_upload_bytes:
+        raise ImageTooLarge(f"{request.size} bytes exceeds the limit of {settings.max_upload_bytes}")
+    recipe = parse_recipe(request.recipe, settings)
+    image_id = new_image_id()
+    key = upload_key(image_id, request.filename, settings.upload_prefix)
+    # the record waits for the upload: the S3 event fills in the version and queues it with this recipe
+    source = SourceObject(
+        bucket=settings.upload_bucket,
+        key=key,
+        version=PENDING_VERSION,
+        size=request.size,
+        content_type=request.content_type,
+    )
+    await run_in_threadpool(services.records.create, image_id, source, recipe)
+    url, fields = services.store.presigned_post(
+        settings.upload_bucket, key, request.content_type, request.size, settings.presign_expiry_seconds
+    )
+    return UploadForm(
+        image_id=image_id,
+        key=key,
+        url=url,
+        fields=fields,
+        expires_in=settings.presign_expiry_seconds,
+        location=f"/images/{image_id}",
+    )
+
+
+def _cursor(after: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(after).encode()).decode() if after else None
+
+
+def _after(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("next: not a cursor this API gave out") from exc
+    if not isinstance(after, dict) or not all(isinstance(v, dict) for v in after.values()):
+        raise InvalidRequest("next: not a cursor this API gave out")
+    return after
+
+
+@router.get("", response_model=ImagePage, responses={422: {"model": ErrorBody}})
+async def list_images(
+    services: ServicesDep,
+    status: Status | None = None,
+    source_key: Annotated[str | None, Query(max_length=1024, description="the object key in the upload bucket")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+) -> ImagePage:
+    """Images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of an object."""
+    settings = services.settings
+    if source_key is not None:
+        # an object's image id derives from its key: one lookup, no scan
+        image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)
+        record = await run_in_threadpool(services.records.get, image_id)
+        found: list[ImageRecord] = [record] if record and record.source.key == source_key else []
+        return ImagePage(items=[view(services, r) for r in found if status is None or r.status is status], next=None)
+    records, after = await run_in_threadpool(
+        lambda: services.records.page(status=status, limit=limit, after=_after(next))
+    )
+    return ImagePage(items=[view(services, r) for r in records], next=_cursor(after))

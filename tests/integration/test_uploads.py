@@ -1,0 +1,124 @@
+"""Direct-to-S3 uploads with a presigned POST from a plain HTTP client, and finding images in the list."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import RunWorker, corpus, load_event
+from imagepipe import aws
+from imagepipe.settings import get_settings
+from sam import LambdaRuntime, resolve_handler
+
+
+@pytest.fixture
+def runtime() -> Iterator[LambdaRuntime]:
+    rt = LambdaRuntime()
+    yield rt
+    rt.close()
+
+
+async def presign(api: httpx.AsyncClient, size: int, **extra: Any) -> httpx.Response:
+    body = {"filename": "big photo.jpg", "content_type": "image/jpeg", "size": size, **extra}
+    return await api.post("/images/uploads", json=body)
+
+
+async def test_presigned_post_upload_is_processed_and_listed(
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, stack_env: dict[str, str]
+) -> None:
+    data = corpus("images", "orientation", "Landscape_6.jpg").read_bytes()
+    recipe = {"variants": [{"name": "small", "width": 300, "format": "webp"}]}
+    resp = await presign(api, len(data), recipe=recipe)
+    assert resp.status_code == 201, resp.text
+    form = resp.json()
+    assert form["key"] == f"uploads/{form['image_id']}/big-photo.jpg"
+    pending = (await api.get(form["location"])).json()
+    assert pending["status"] == "queued"
+
+    async with httpx.AsyncClient() as plain:  # what a browser or curl does with the form
+        upload = await plain.post(form["url"], data=form["fields"], files={"file": ("x.jpg", data, "image/jpeg")})
+    assert upload.status_code in (200, 204), upload.text
+
+    # S3 would now send its event; moto does not call Lambda, so hand the trigger what S3 sends
+    head = aws.s3_client().head_object(Bucket=get_settings().upload_bucket, Key=form["key"])
+    event = load_event("s3-put.json")
+    event["Records"][0]["s3"]["bucket"]["name"] = get_settings().upload_bucket
+    event["Records"][0]["s3"]["object"] = {
+        "key": form["key"],
+        "size": len(data),
+        "eTag": head["ETag"].strip('"'),
+        "versionId": head["VersionId"],
+        "sequencer": "0062A1B2C3D4E5F601",
+    }
+    results = (await runtime.invoke(resolve_handler("S3TriggerFunction"), event))["results"]
+    assert [(r["image_id"], r["outcome"]) for r in results] == [(form["image_id"], "enqueued")]
+    await run_worker()
+
+    listed = (await api.get("/images", params={"source_key": form["key"]})).json()
+    assert listed["next"] is None
+    [item] = listed["items"]
+    assert item["image_id"] == form["image_id"]
+    assert item["status"] == "succeeded"
+    assert [(v["name"], v["format"], v["width"]) for v in item["variants"]] == [("small", "webp", 300)]
+    assert (item["metadata"]["width"], item["metadata"]["height"]) == (1800, 1200)  # upright
+
+
+async def test_presigned_policy_binds_size_type_and_key(api: httpx.AsyncClient) -> None:
+    form = (await presign(api, 1234)).json()
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, 1234] in conditions
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert {"key": form["key"]} in conditions
+    assert form["expires_in"] == get_settings().presign_expiry_seconds
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"content_type": "application/pdf"}, 415, "unsupported_media_type"),
+        ({"size": 10**12}, 413, "too_large"),
+        ({"size": 0}, 422, "invalid_request"),
+        ({"recipe": {"variants": []}}, 422, "invalid_recipe"),
+    ],
+)
+async def test_presign_refuses_what_it_cannot_take(
+    api: httpx.AsyncClient, body: dict[str, Any], status: int, code: str
+) -> None:
+    resp = await api.post(
+        "/images/uploads", json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 10, **body}
+    )
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]["code"] == code
+
+
+async def test_listing_is_newest_first_filtered_and_paginated(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    path = corpus("images", "baseline", "hopper.gif")
+    ids = []
+    for _ in range(3):
+        resp = await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/gif")})
+        ids.append(resp.json()["image_id"])
+    await run_worker()
+    seen: list[str] = []
+    cursor = None
+    for _ in range(50):
+        params = {"limit": "2", **({"next": cursor} if cursor else {})}
+        page = (await api.get("/images", params=params)).json()
+        assert len(page["items"]) <= 2
+        seen += [i["image_id"] for i in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert seen.index(ids[2]) < seen.index(ids[1]) < seen.index(ids[0])  # newest first
+    assert len(seen) == len(set(seen))
+    succeeded = (await api.get("/images", params={"status": "succeeded", "limit": "100"})).json()["items"]
+    assert {i["status"] for i in succeeded} == {"succeeded"}
+    assert set(ids) <= {i["image_id"] for i in succeeded}
+    bad = await api.get("/images", params={"next": "not-a-cursor"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_request"
