@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	WORKERS=$(WORKERS) PORT=$(PORT) $(PY) infra/local/stack.py
+	@WORKERS=$(WORKERS) PORT=$(PORT) $(PY) infra/local/stack.py
 
 test: $(STAMP) lint typecheck validate build
 	$(PY) -m pytest

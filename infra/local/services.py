@@ -111,10 +111,8 @@ def spawn(
     cwd: Path | None = None,
     log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    if log is None:
-        return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, start_new_session=True)
-    # The child keeps its own copy of the descriptor; ours would only leak.
-    with open(log, "ab") as out:
+    # The child keeps its own copy of the log's descriptor; ours would only leak.
+    with open(log, "ab") if log else open(os.devnull, "wb") as out:
         return subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
