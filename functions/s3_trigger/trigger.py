@@ -25,10 +25,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagepipe import jobs
 from imagepipe.announce import Announced, Outcome, announce, etag_version
-from imagepipe.aws import dynamodb_client
+from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.models import SourceObject
 from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
+from imagepipe.storage import ImageStore
 
 logger = Logger(service="imagepipe-trigger")
 metrics = Metrics(namespace="imagepipe", service="imagepipe-trigger")
@@ -37,6 +38,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 settings = get_settings()
 records = ImageRecords(dynamodb_client(), settings.table_name)
+store = ImageStore(s3_client())
 # One loop for the life of the execution environment, so the Redis pool survives between invocations.
 _runner = asyncio.Runner()
 _pool: ArqRedis | None = None
@@ -112,9 +114,25 @@ def parse(event: dict[str, Any]) -> tuple[list[SourceObject], list[str]]:
     return sources, skipped
 
 
+def _with_version_id(source: SourceObject) -> SourceObject:
+    """Some senders (moto, S3 for a bucket without versioning) leave out versionId. For a versioned bucket,
+    the object's current versionId is what the API recorded for the same upload; take it while the ETag
+    still matches, so one upload keeps one version whoever announces it."""
+    if not source.version.startswith('"') or source.bucket != settings.upload_bucket:
+        return source
+    head = store.head(source.bucket, source.key)
+    if head is None or head["etag"] != source.version or head["version"] == source.version:
+        return source
+    return source.model_copy(update={"version": head["version"]})
+
+
 async def _announce_all(sources: list[SourceObject]) -> list[Announced]:
     pool = await _queue()
-    return [await announce(source, settings, records, pool) for source in sources]
+    results = []
+    for source in sources:
+        resolved = await asyncio.to_thread(_with_version_id, source)
+        results.append(await announce(resolved, settings, records, pool))
+    return results
 
 
 def handle(event: dict[str, Any]) -> list[Announced]:

@@ -103,7 +103,9 @@ async def adopt_orphans(
         head = await asyncio.to_thread(store.head, bucket, key)
         if head is None:
             continue
-        source = SourceObject(bucket=bucket, key=key, **head)
+        source = SourceObject(
+            bucket=bucket, key=key, version=head["version"], size=head["size"], content_type=head["content_type"]
+        )
         if await asyncio.to_thread(records.create, image_id, source, settings.default_recipe):
             await jobs.enqueue_processing(
                 pool, image_id=image_id, bucket=bucket, key=key, version=source.version, recipe=settings.default_recipe

@@ -120,3 +120,19 @@ async def test_an_older_version_queued_behind_a_newer_one_is_skipped(
     assert record is not None and record.metadata is not None
     assert (record.status.value, record.source.version, record.metadata.width) == ("succeeded", v2["versionId"], 200)
     assert record.attempts == 1
+
+
+async def test_an_event_without_version_id_keeps_the_uploads_version(
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+) -> None:
+    """moto (and S3 for an unversioned bucket) leave versionId out: the trigger looks it up by ETag."""
+    path = corpus("images", "baseline", "hopper.png")
+    accepted = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/png")})).json()
+    record = records.get(accepted["image_id"])
+    assert record is not None
+    head = aws.s3_client().head_object(Bucket=record.source.bucket, Key=record.source.key)
+    obj = {"key": record.source.key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}
+    assert await announce(runtime, trigger, notification(obj, "")) == ["duplicate"]
+    assert (await run_worker()).jobs_complete == 1
+    done = records.get(accepted["image_id"])
+    assert done is not None and (done.status.value, done.source.version) == ("succeeded", record.source.version)

@@ -69,7 +69,7 @@ class ImageStore:
         return keys[:limit]
 
     def head(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """The current version's ``version``, ``size`` and ``content_type``; None when the object is gone."""
+        """The current version's ``version``, ``etag``, ``size`` and ``content_type``; None when it is gone."""
         try:
             resp = self._client.head_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
@@ -79,6 +79,7 @@ class ImageStore:
             raise error from exc
         return {
             "version": object_version(resp.get("VersionId"), resp["ETag"]),
+            "etag": resp["ETag"],
             "size": resp["ContentLength"],
             "content_type": resp.get("ContentType"),
         }
