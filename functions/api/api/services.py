@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from arq.connections import ArqRedis
 from fastapi import Depends
 
 from imagepipe import jobs
@@ -15,6 +14,9 @@ from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
 from imagepipe.storage import ImageStore
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
 
 
 @dataclass

@@ -6,14 +6,16 @@ import asyncio
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-
-from arq.connections import ArqRedis
+from typing import TYPE_CHECKING
 
 from imagepipe.jobs import enqueue_processing
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import ErrorInfo, SourceObject, Status
 from imagepipe.records import ImageRecords, Registration
 from imagepipe.settings import Settings
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
 
 
 class Outcome(StrEnum):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
-from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from imagepipe.models import Recipe
-from imagepipe.settings import Settings
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis, RedisSettings
+
+    from imagepipe.models import Recipe
+    from imagepipe.settings import Settings
+
+# arq and the Redis client load on first use, not at import: the API and the trigger's cold start pay for
+# them only when a request needs the queue.
 
 PROCESS_IMAGE = "process_image"
 
@@ -35,6 +35,12 @@ def job_id(image_id: str, version: str) -> str:
 
 def redis_settings(settings: Settings) -> RedisSettings:
     """Connection settings from the URL, with the auth token from the environment or Secrets Manager."""
+    from arq.connections import RedisSettings
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     result = RedisSettings.from_dsn(settings.redis_url)
     # ride out a Redis blip (restart, failover) instead of crashing the worker: every command retries
     result.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
@@ -54,6 +60,8 @@ def _secret(arn: str) -> str:
 
 async def connect(settings: Settings) -> ArqRedis:
     """An arq pool that speaks the msgpack job contract."""
+    from arq.connections import create_pool
+
     return await create_pool(
         redis_settings(settings),
         job_serializer=serialize,
@@ -88,6 +96,8 @@ async def enqueue_processing(
 async def enqueue_again(pool: ArqRedis, *, image_id: str, bucket: str, key: str, version: str, recipe: Recipe) -> bool:
     """Queue a version once more (replay, recovery): unless its job is queued or running now, forget the
     kept result that would make arq refuse the same id. True when queued."""
+    from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+
     jid = job_id(image_id, version)
     if await pool.exists(job_key_prefix + jid, in_progress_key_prefix + jid):
         return False
@@ -97,6 +107,8 @@ async def enqueue_again(pool: ArqRedis, *, image_id: str, bucket: str, key: str,
 
 async def queue_depth(pool: ArqRedis, queue_name: str) -> tuple[int, int]:
     """(jobs in the queue, jobs running now)."""
+    from arq.constants import in_progress_key_prefix
+
     depth = await pool.zcard(queue_name)
     running = 0
     async for _ in pool.scan_iter(match=f"{in_progress_key_prefix}*", count=1000):

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import socket
 import time
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 
 WORKERS_KEY = "imagepipe:workers"
 

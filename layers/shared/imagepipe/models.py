@@ -44,7 +44,8 @@ class OutputFormat(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: schemas are built on first use, not at import (cold start is a product figure)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Grayscale(_Strict):
@@ -112,6 +113,8 @@ DEFAULT_RECIPE = Recipe(
 
 
 class SourceObject(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     bucket: str
     key: str
     version: str
@@ -121,6 +124,8 @@ class SourceObject(BaseModel):
 
 
 class VariantOutput(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     key: str
     width: int
@@ -130,11 +135,15 @@ class VariantOutput(BaseModel):
 
 
 class ErrorInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     message: str
 
 
 class ImageMetadata(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     width: int
     height: int
     format: str
@@ -148,6 +157,8 @@ class ImageMetadata(BaseModel):
 
 class ImageRecord(BaseModel):
     """The DynamoDB record of one image, keyed by ``image_id``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     image_id: str
     status: Status

@@ -1,0 +1,463 @@
+"""``make bench``: imagepipe against the limit of Pillow on these cores and against the seed article's design.
+
+Every figure comes from this one run, on this machine, so the ratios compare like with like:
+
+1. limit      the default recipe by a plain process pool over in-memory bytes (no queue, no storage)
+2. seed       the seed article's design: image bytes through Redis with arq's defaults (pickle), a decode
+              per variant, the imaging on the event loop
+3. imagepipe  end to end: Redis + moto S3/DynamoDB + the real worker process, with 1 and 2 imaging cores
+4. dispatch   no-op jobs through imagepipe's enqueue and worker settings vs raw arq defaults
+5. imports    the API and trigger handler modules vs fastapi + mangum + boto3 alone
+6. memory     peak RSS of rendering one 50 MP JPEG
+
+    python benchmarks/run.py [--images 40] [--megapixels 12] [--quick] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in ("layers/shared", "functions/worker", "infra/local", "benchmarks"):
+    sys.path.insert(0, str(ROOT / extra))
+
+import boto3  # noqa: E402
+from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
+from arq.worker import Worker  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import corpus  # noqa: E402
+import imaging  # noqa: E402
+import services  # noqa: E402
+from imagepipe import jobs  # noqa: E402
+from imagepipe.keys import new_image_id, upload_key  # noqa: E402
+from imagepipe.models import DEFAULT_RECIPE, Recipe, SourceObject, Status  # noqa: E402
+from imagepipe.records import ImageRecords  # noqa: E402
+from imagepipe.settings import Settings  # noqa: E402
+from imagepipe.storage import ImageStore  # noqa: E402
+
+LIMITS = imaging.Limits(max_pixels=60_000_000, max_frames=100, max_output_dimension=4096)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    note: str = ""
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# 1. the limit ----------------------------------------------------------------------------------------
+
+
+def _render(data: bytes) -> int:
+    return len(imaging.render(data, DEFAULT_RECIPE, LIMITS).variants)
+
+
+def limit(images: list[bytes], processes: int) -> float:
+    """Images per second a bare process pool renders the default recipe at."""
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_render, images[:processes]))  # start-up and imports are not imaging
+        return len(images) / timed(lambda: list(pool.map(_render, images)))
+
+
+# 2. the seed article's design --------------------------------------------------------------------------
+
+
+async def seed_task(ctx: dict[str, Any], data: bytes, drafted: bool) -> int:
+    """As the seed article did it: bytes in the job, a full decode per variant, on the event loop.
+    ``drafted``: the same with ``thumbnail()``, which lets a JPEG decode at a reduced scale."""
+    made = 0
+    for variant in DEFAULT_RECIPE.variants:
+        with Image.open(io.BytesIO(data)) as im:
+            box = (variant.width or im.width, variant.height or im.height)
+            if drafted:
+                im.thumbnail(box)
+                out_image = im.convert("RGB")
+            else:
+                rgb = im.convert("RGB")
+                scale = min(box[0] / rgb.width, box[1] / rgb.height, 1.0)
+                out_image = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
+            out = io.BytesIO()
+            out_image.save(out, "WEBP" if variant.format.value == "webp" else "JPEG", quality=variant.quality)
+            made += 1
+    return made
+
+
+async def seed(images: list[bytes], redis: RedisSettings, *, drafted: bool) -> float:
+    pool = await create_pool(redis)  # arq's defaults: pickle
+    try:
+        for data in images:
+            await pool.enqueue_job("seed_task", data, drafted)
+        worker = Worker(functions=[seed_task], redis_settings=redis, burst=True, handle_signals=False)
+        elapsed = await _timed_async(worker.main())
+        await worker.close()
+    finally:
+        await pool.aclose()
+    return len(images) / elapsed
+
+
+async def _timed_async(coro: Any) -> float:
+    start = time.perf_counter()
+    await coro
+    return time.perf_counter() - start
+
+
+# 3. imagepipe end to end ----------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    redis: services.Service
+    moto: services.Service
+    settings: Settings
+    env: dict[str, str]
+
+    @classmethod
+    def start(cls) -> Stack:
+        redis, moto = services.start_redis(), services.start_moto()
+        suffix = uuid.uuid4().hex[:8]
+        settings = Settings(
+            redis_url=redis.url,
+            upload_bucket=f"bench-up-{suffix}",
+            output_bucket=f"bench-out-{suffix}",
+            table_name=f"bench-{suffix}",
+        )
+        services.provision(
+            moto.url,
+            upload_bucket=settings.upload_bucket,
+            output_bucket=settings.output_bucket,
+            table_name=settings.table_name,
+        )
+        env = {
+            **os.environ,
+            **services.LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": moto.url,
+            "IMAGEPIPE_REDIS_URL": redis.url,
+            "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
+            "IMAGEPIPE_OUTPUT_BUCKET": settings.output_bucket,
+            "IMAGEPIPE_TABLE_NAME": settings.table_name,
+            "PYTHONPATH": str(ROOT / "layers" / "shared"),
+        }
+        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", *services.LOCAL_CREDENTIALS)})
+        return cls(redis, moto, settings, env)
+
+    def stop(self) -> None:
+        self.moto.stop()
+        self.redis.stop()
+
+
+async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -> float:
+    """Images per second from enqueue to the last ``succeeded`` record, with ``cores`` imaging processes."""
+    settings = stack.settings
+    s3 = boto3.client("s3", endpoint_url=stack.env["AWS_ENDPOINT_URL"])
+    store = ImageStore(s3)
+    records = ImageRecords(boto3.client("dynamodb", endpoint_url=stack.env["AWS_ENDPOINT_URL"]), settings.table_name)
+    staged = []
+    for index, data in enumerate(images):  # the uploads themselves are not the worker's work
+        image_id = new_image_id()
+        key = upload_key(image_id, f"{index}.jpg")
+        version = store.put_original(settings.upload_bucket, key, data, "image/jpeg")
+        source = SourceObject(bucket=settings.upload_bucket, key=key, version=version)
+        records.create(image_id, source, DEFAULT_RECIPE)
+        staged.append((image_id, source))
+    env = {**stack.env, "IMAGEPIPE_IMAGING_WORKERS": str(cores), "IMAGEPIPE_SWEEP_EVERY_SECONDS": "60"}
+    worker = services.Service(
+        "worker",
+        services.spawn(
+            "worker",
+            [sys.executable, "-m", "arq", "worker.WorkerSettings"],
+            env=env,
+            cwd=ROOT / "functions" / "worker",
+            log=log,
+        ),
+        "",
+    )
+    pool = await jobs.connect(settings)
+    done_before = records.count(Status.SUCCEEDED)  # the stack is shared by the 1- and 2-core runs
+    try:
+        # warm up: the worker's imaging processes start on their first job
+        await _enqueue(pool, *staged[0])
+        await _until_done(records, done_before + 1)
+        start = time.perf_counter()
+        await asyncio.gather(*(_enqueue(pool, *item) for item in staged[1:]))
+        await _until_done(records, done_before + len(staged))
+        elapsed = time.perf_counter() - start
+    finally:
+        await pool.aclose()
+        worker.stop(timeout=30)
+    return (len(staged) - 1) / elapsed
+
+
+async def _enqueue(pool: ArqRedis, image_id: str, source: SourceObject) -> bool:
+    return await jobs.enqueue_processing(
+        pool, image_id=image_id, bucket=source.bucket, key=source.key, version=source.version, recipe=DEFAULT_RECIPE
+    )
+
+
+async def _until_done(records: ImageRecords, expected: int) -> None:
+    """Wait until ``expected`` records have succeeded, with one count query five times a second, so that
+    waiting takes almost no CPU from the worker and moto."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        if await asyncio.to_thread(records.count, Status.FAILED):
+            raise RuntimeError("an image failed; see the worker log")
+        if await asyncio.to_thread(records.count, Status.SUCCEEDED) >= expected:
+            return
+    raise TimeoutError("images never finished")
+
+
+# 4. dispatch ---------------------------------------------------------------------------------------
+
+
+async def noop(ctx: dict[str, Any], **kwargs: Any) -> None:
+    return None
+
+
+async def dispatch(redis_url: str, count: int, *, imagepipe: bool) -> float:
+    """No-op jobs per second through one worker process's dispatch path."""
+    settings = Settings(redis_url=redis_url, queue_name=f"bench:{uuid.uuid4().hex[:6]}")
+    if imagepipe:
+        pool = await jobs.connect(settings)
+        recipe: Recipe = DEFAULT_RECIPE
+        await asyncio.gather(
+            *(
+                pool.enqueue_job(
+                    "noop",
+                    _job_id=jobs.job_id(f"{i:032x}", "v"),
+                    image_id=f"{i:032x}",
+                    bucket="b",
+                    key="k",
+                    version="v",
+                    recipe=recipe.model_dump(mode="json"),
+                )
+                for i in range(count)
+            )
+        )
+        worker = Worker(
+            functions=[noop],
+            redis_settings=jobs.redis_settings(settings),
+            queue_name=settings.queue_name,
+            job_serializer=jobs.serialize,
+            job_deserializer=jobs.deserialize,
+            max_jobs=settings.max_jobs,
+            poll_delay=settings.poll_delay_seconds,
+            keep_result=settings.keep_result_seconds,
+            burst=True,
+            handle_signals=False,
+            log_results=False,
+        )
+    else:
+        pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=settings.queue_name)
+        await asyncio.gather(*(pool.enqueue_job("noop", image_id=str(i)) for i in range(count)))
+        worker = Worker(
+            functions=[noop],
+            redis_settings=RedisSettings.from_dsn(redis_url),
+            queue_name=settings.queue_name,
+            burst=True,
+            handle_signals=False,
+        )
+    try:
+        elapsed = await _timed_async(worker.main())
+        await worker.close()
+    finally:
+        await pool.aclose()
+    return count / elapsed
+
+
+# 5. imports -----------------------------------------------------------------------------------------
+
+
+def import_seconds(paths: Sequence[Path], statement: str, runs: int) -> float:
+    """Median seconds a fresh interpreter spends on ``statement`` (interpreter start-up excluded)."""
+    script = (
+        f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; import time; t = time.perf_counter(); "
+        f"{statement}; print(time.perf_counter() - t)"
+    )
+    env = {**os.environ, "IMAGEPIPE_WORKER_CLUSTER": "c", "IMAGEPIPE_WORKER_SERVICE": "s"}
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+# 6. memory ------------------------------------------------------------------------------------------
+
+
+def peak_rss_mb(megapixels: float) -> tuple[float, float]:
+    """(peak RSS after imports, peak RSS after rendering one JPEG of ``megapixels``) in MB, fresh process."""
+    data_path = ROOT / "benchmarks" / ".corpus" / f"big-{megapixels:g}.jpg"
+    if not data_path.exists():
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        data_path.write_bytes(corpus.big_jpeg(megapixels))
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's size at fork
+    script = (
+        "import sys; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
+        "hwm = lambda: next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')); "
+        "import imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        f"data = open({str(data_path)!r}, 'rb').read(); "
+        "before = hwm(); "
+        "imaging.render(data, DEFAULT_RECIPE, imaging.Limits(60_000_000, 100, 4096)); "
+        "print(before, hwm())"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    before, after = (int(v) / 1024 for v in out.stdout.split())
+    return before, after
+
+
+# the run --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--noop-jobs", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="a tiny run that proves the benchmark works")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.megapixels, args.noop_jobs = 4, 0.3, 200
+    cores = os.cpu_count() or 1
+
+    print(f"corpus: {args.images} photo-like images of {args.megapixels:g} MP (every 5th a PNG)", flush=True)
+    images = [data for _, data in corpus.build(args.images, args.megapixels)]
+    figures: list[Figure] = []
+
+    def say(figure: Figure) -> None:
+        figures.append(figure)
+        print(f"  {figure.name:<28} {figure.value:>10.2f} {figure.unit:<10} {figure.note}", flush=True)
+
+    for n in sorted({1, min(2, cores)}):
+        say(Figure(f"limit_{n}_core", limit(images, n), "images/s", "process pool, in-memory bytes"))
+
+    stack = Stack.start()
+    logs = ROOT / "benchmarks" / "results"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        redis = RedisSettings.from_dsn(stack.redis.url)
+        say(
+            Figure(
+                "seed_design",
+                asyncio.run(seed(images, redis, drafted=False)),
+                "images/s",
+                "pickle, full decode per variant, on loop",
+            )
+        )
+        say(
+            Figure(
+                "seed_design_thumbnail",
+                asyncio.run(seed(images, redis, drafted=True)),
+                "images/s",
+                "the same with thumbnail(), which drafts",
+            )
+        )
+        for n in sorted({1, min(2, cores)}):
+            rate = asyncio.run(end_to_end(stack, images, n, logs / f"worker-{n}.log"))
+            say(Figure(f"imagepipe_{n}_core", rate, "images/s", "Redis + moto S3/DynamoDB + worker"))
+        say(
+            Figure(
+                "dispatch_imagepipe",
+                asyncio.run(dispatch(stack.redis.url, args.noop_jobs, imagepipe=True)),
+                "jobs/s",
+                "msgpack, imagepipe worker settings",
+            )
+        )
+        raw_jobs = max(50, args.noop_jobs // 25)
+        say(
+            Figure(
+                "dispatch_raw_arq",
+                asyncio.run(dispatch(stack.redis.url, raw_jobs, imagepipe=False)),
+                "jobs/s",
+                "arq defaults",
+            )
+        )
+    finally:
+        stack.stop()
+
+    runs = 3 if args.quick else 9
+    shared = ROOT / "layers" / "shared"
+    say(Figure("import_api", import_seconds([ROOT / "functions/api", shared], "import app", runs) * 1000, "ms"))
+    say(
+        Figure(
+            "import_trigger",
+            import_seconds([ROOT / "functions/s3_trigger", shared], "import trigger", runs) * 1000,
+            "ms",
+        )
+    )
+    say(
+        Figure(
+            "import_baseline",
+            import_seconds([], "import fastapi, mangum, boto3", runs) * 1000,
+            "ms",
+            "fastapi + mangum + boto3",
+        )
+    )
+    before, after = peak_rss_mb(2.0 if args.quick else 50.0)
+    say(Figure("peak_rss_50mp" if not args.quick else "peak_rss_2mp", after, "MB", f"{before:.0f} MB after imports"))
+
+    value = {f.name: f.value for f in figures}
+    equal = min(2, cores)
+    ratios = {
+        "imagepipe_vs_limit_equal_cores": value[f"imagepipe_{equal}_core"] / value[f"limit_{equal}_core"],
+        "imagepipe_vs_seed": value[f"imagepipe_{equal}_core"] / value["seed_design"],
+        "imagepipe_vs_seed_thumbnail": value[f"imagepipe_{equal}_core"] / value["seed_design_thumbnail"],
+        "imagepipe_2_vs_1_core": value[f"imagepipe_{equal}_core"] / value["imagepipe_1_core"],
+        "dispatch_vs_raw_arq": value["dispatch_imagepipe"] / value["dispatch_raw_arq"],
+        "import_api_vs_baseline": value["import_api"] / value["import_baseline"],
+        "import_trigger_vs_baseline": value["import_trigger"] / value["import_baseline"],
+    }
+    targets = {
+        "imagepipe_vs_limit_equal_cores": ">= 0.9",
+        "imagepipe_vs_seed": ">= 2.5",
+        "imagepipe_vs_seed_thumbnail": "(for reference)",
+        "imagepipe_2_vs_1_core": ">= 1.8",
+        "dispatch_vs_raw_arq": ">= 8 (and >= 2000 jobs/s)",
+        "import_api_vs_baseline": "<= 1.15",
+        "import_trigger_vs_baseline": "<= 1.15",
+    }
+    print("ratios (same run):")
+    for name, ratio in ratios.items():
+        print(f"  {name:<32} {ratio:>6.2f}   target {targets[name]}")
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": cores, "python": platform.python_version(), "platform": platform.platform()},
+        "args": {"images": args.images, "megapixels": args.megapixels, "noop_jobs": args.noop_jobs},
+        "figures": {f.name: {"value": round(f.value, 3), "unit": f.unit, "note": f.note} for f in figures},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "targets": targets,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""`make bench` works: the benchmark runs end to end on a tiny corpus and writes every figure it promises.
+No timing is asserted here; speed is measured by `make bench` and reported as ratios."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert set(figures["figures"]) >= {
+        "limit_1_core",
+        "seed_design",
+        "imagepipe_1_core",
+        "dispatch_imagepipe",
+        "dispatch_raw_arq",
+        "import_api",
+        "import_trigger",
+        "import_baseline",
+    }
+    assert all(f["value"] > 0 for f in figures["figures"].values())
+    assert set(figures["ratios"]) == set(figures["targets"])
