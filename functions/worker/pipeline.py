@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor
+from dataclasses import dataclass, field
 from typing import Any
 
 from arq import Retry
 
 import imaging
-from imagepipe.errors import ImagePipeError, InvalidRecipe, ProcessingTimeout
+from imagepipe.errors import ImagePipeError, InvalidRecipe, ProcessingTimeout, TransientError
 from imagepipe.keys import output_key
 from imagepipe.models import ErrorInfo, Recipe, VariantOutput
 from imagepipe.recipes import parse_recipe
@@ -31,8 +32,18 @@ class WorkerContext:
     settings: Settings
     store: ImageStore
     records: ImageRecords
-    executor: Executor
+    make_executor: Callable[[], Executor]
     limits: imaging.Limits
+    executor: Executor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executor = self.make_executor()
+
+    def renew_executor(self, broken: Executor) -> None:
+        """A pool whose process died (the kernel's OOM killer, a codec crash) takes no more work."""
+        if self.executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self.executor = self.make_executor()
 
 
 def backoff(job_try: int, *, base: float, cap: float = 60.0) -> float:
@@ -78,7 +89,12 @@ async def _process(
     recipe = _recipe(raw_recipe, settings)
     data = await asyncio.to_thread(wctx.store.get_original, bucket, key, version, settings.max_upload_bytes)
     loop = asyncio.get_running_loop()
-    rendered = await loop.run_in_executor(wctx.executor, imaging.render, data, recipe, wctx.limits)
+    executor = wctx.executor
+    try:
+        rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
+    except BrokenExecutor as exc:
+        wctx.renew_executor(executor)
+        raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
     outputs = await asyncio.gather(*(_store_variant(wctx, image_id, v) for v in rendered.variants))
     if not await asyncio.to_thread(wctx.records.succeed, image_id, version, list(outputs), rendered.metadata):

@@ -54,7 +54,7 @@ def build_context(settings: Settings) -> WorkerContext:
         settings=settings,
         store=ImageStore(s3_client()),
         records=ImageRecords(dynamodb_client(), settings.table_name),
-        executor=imaging_executor(settings),
+        make_executor=lambda: imaging_executor(settings),
         limits=imaging.Limits(
             max_pixels=settings.max_pixels,
             max_frames=settings.max_frames,

@@ -3,16 +3,22 @@ with backoff up to the bound, then failed cleanly as a dead letter that can be r
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import httpx
+import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from conftest import RunWorker, corpus
 from imagepipe import aws, jobs
 from imagepipe.records import ImageRecords
 from imagepipe.replay import replay
-from imagepipe.settings import get_settings
+from imagepipe.settings import Settings, get_settings
 
 
 class Outage:
@@ -89,3 +95,27 @@ async def test_lasting_outage_gives_up_as_a_dead_letter_and_replays(
     record = (await api.get(f"/images/{image_id}")).json()
     assert record["status"] == "succeeded", record
     assert (await api.get("/queue")).json()["dead_letters"] == before
+
+
+async def test_a_dead_imaging_process_is_replaced_and_the_job_retried(
+    api: httpx.AsyncClient, run_worker: RunWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker as worker_module
+
+    made: list[Executor] = []
+
+    def executor(settings: Settings) -> Executor:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        if not made:  # the first pool loses its process, as to the kernel's OOM killer
+            with contextlib.suppress(BrokenProcessPool):
+                pool.submit(os._exit, 1).result()
+        made.append(pool)
+        return pool
+
+    monkeypatch.setattr(worker_module, "imaging_executor", executor)
+    image_id = await upload(api)
+    await run_worker()
+    record = (await api.get(f"/images/{image_id}")).json()
+    assert record["status"] == "succeeded", record
+    assert record["attempts"] == 2
+    assert len(made) == 2
