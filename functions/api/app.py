@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
 from mangum import Mangum
 
 from api import errors, health, images, queue, uploads
+from api.observability import logger, metrics, tracer
 
 app = FastAPI(
     title="imagepipe",
@@ -20,4 +25,12 @@ app.include_router(queue.router)
 
 # Mangum runs the ASGI lifespan on every invocation, so nothing is set up there: clients are built
 # once per process by api.services.
-handler = Mangum(app, lifespan="off")
+asgi = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (``app.handler`` in template.yaml)."""
+    return asgi(event, context)  # type: ignore[arg-type]

@@ -65,13 +65,20 @@ def runtime() -> Iterator[LambdaRuntime]:
 
 
 async def test_template_handler_accepts_a_base64_multipart_upload(
-    api_handler: Any, runtime: LambdaRuntime, run_worker: RunWorker
+    api_handler: Any,
+    runtime: LambdaRuntime,
+    run_worker: RunWorker,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body, content_type = multipart("hopper.jpg", corpus("images", "baseline", "hopper.jpg").read_bytes())
     response = await runtime.invoke(api_handler, http_event("POST", "/images", body=body, content_type=content_type))
     assert response["statusCode"] == 202, response
     accepted = json.loads(response["body"])
     assert response["headers"]["location"] == f"/images/{accepted['image_id']}"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line.get("Enqueued") == [1.0] for line in lines), lines  # an EMF metric, as CloudWatch reads it
+    assert any(getattr(r, "image_id", None) == accepted["image_id"] for r in caplog.records)
 
     await run_worker()
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorBody
+from api.observability import count, logger
 from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
 from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
@@ -71,7 +72,7 @@ async def upload_image(
         bucket=settings.upload_bucket, key=key, version=version, size=len(data), content_type=content_type
     )
     await run_in_threadpool(services.records.create, image_id, source, parsed)
-    await enqueue_processing(
+    queued = await enqueue_processing(
         await services.queue(),
         image_id=image_id,
         bucket=source.bucket,
@@ -79,6 +80,8 @@ async def upload_image(
         version=version,
         recipe=parsed,
     )
+    count("Enqueued" if queued else "Duplicates")
+    logger.info("upload accepted", extra={"image_id": image_id, "bytes": len(data), "key": key})
     location = f"/images/{image_id}"
     response.headers["Location"] = location
     return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
