@@ -339,6 +339,27 @@ def peak_rss_mb(megapixels: float) -> tuple[float, float]:
     return before, after
 
 
+def bombs_rss_mb() -> tuple[float, int, int]:
+    """(peak RSS in MB, refused, total) rendering every file of the shared corpus's bomb folder in one fresh
+    process, as the worker's imaging process would."""
+    folder = ROOT.parent / "shared" / "corpus" / "images" / "bomb"
+    script = (
+        "import sys; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
+        "import pathlib, imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        "from imagepipe.errors import ImagePipeError; refused = total = 0\n"
+        f"for path in sorted(pathlib.Path({str(folder)!r}).iterdir()):\n"
+        "    total += 1\n"
+        "    try: imaging.render(path.read_bytes(), DEFAULT_RECIPE, imaging.Limits(50_000_000, 100, 4096))\n"
+        "    except ImagePipeError: refused += 1\n"
+        "hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "print(hwm, refused, total)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    hwm, refused, total = out.stdout.split()
+    return int(hwm) / 1024, int(refused), int(total)
+
+
 # the run --------------------------------------------------------------------------------------------
 
 
@@ -430,6 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     before, after = peak_rss_mb(2.0 if args.quick else 50.0)
     say(Figure("peak_rss_50mp" if not args.quick else "peak_rss_2mp", after, "MB", f"{before:.0f} MB after imports"))
+
+    if (ROOT.parent / "shared" / "corpus").exists():
+        rss, refused, total = bombs_rss_mb()
+        say(Figure("peak_rss_bombs", rss, "MB", f"refusing {refused}/{total} decompression bombs"))
 
     value = {f.name: f.value for f in figures}
     equal = min(2, cores)

@@ -164,10 +164,10 @@ def _describe(exc: BaseException) -> str:
 
 def _check_headers(im: Image.Image, limits: Limits) -> int:
     """Refuse too many pixels or frames from the headers alone; a bomb can hide in a later frame."""
+    _check_size(im.size, limits, 0)  # before n_frames, which seeks through every frame
     frames = int(getattr(im, "n_frames", 1) or 1)
     if frames > limits.max_frames:
         raise TooManyFrames(f"the image has {frames} frames; the limit is {limits.max_frames}")
-    _check_size(im.size, limits, 0)
     if frames > 1:
         for index in range(1, frames):
             im.seek(index)  # reads the frame header, not its pixels
