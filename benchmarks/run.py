@@ -40,7 +40,7 @@ for extra in ("layers/shared", "functions/worker", "infra/local", "benchmarks"):
 
 import boto3  # noqa: E402
 from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
-from arq.worker import Worker  # noqa: E402
+from arq.worker import Worker, create_worker  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import corpus  # noqa: E402
@@ -176,9 +176,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -> tuple[float, float]:
+async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -> tuple[float, float, float]:
     """Images per second from enqueue to the last ``succeeded`` record, with ``cores`` imaging processes,
-    and the share of the machine's CPU that moto (standing in for S3 and DynamoDB) took meanwhile."""
+    and the shares of the machine's CPU that moto (standing in for S3 and DynamoDB) and the worker's own
+    process (I/O, records, arq; not its imaging processes) took meanwhile."""
     settings = stack.settings
     s3 = boto3.client("s3", endpoint_url=stack.env["AWS_ENDPOINT_URL"])
     store = ImageStore(s3)
@@ -209,15 +210,19 @@ async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -
         # warm up: the worker's imaging processes start on their first job
         await _enqueue(pool, *staged[0])
         await _until_done(records, done_before + 1)
-        start, moto_start = time.perf_counter(), cpu_seconds(stack.moto.proc.pid)
+        watched = (stack.moto.proc.pid, worker.proc.pid)
+        start, cpu_start = time.perf_counter(), [cpu_seconds(pid) for pid in watched]
         await asyncio.gather(*(_enqueue(pool, *item) for item in staged[1:]))
         await _until_done(records, done_before + len(staged))
         elapsed = time.perf_counter() - start
-        moto_share = (cpu_seconds(stack.moto.proc.pid) - moto_start) / (elapsed * (os.cpu_count() or 1))
+        capacity = elapsed * (os.cpu_count() or 1)
+        moto_share, worker_share = (
+            (cpu_seconds(pid) - s) / capacity for pid, s in zip(watched, cpu_start, strict=True)
+        )
     finally:
         await pool.aclose()
         worker.stop(timeout=30)
-    return (len(staged) - 1) / elapsed, moto_share
+    return (len(staged) - 1) / elapsed, moto_share, worker_share
 
 
 async def _enqueue(pool: ArqRedis, image_id: str, source: SourceObject) -> bool:
@@ -266,15 +271,17 @@ async def dispatch(redis_url: str, count: int, *, imagepipe: bool) -> float:
                 for i in range(count)
             )
         )
-        worker = Worker(
+        import worker as imagepipe_worker
+
+        # the worker `arq worker.WorkerSettings` runs, with a no-op for its task
+        worker = create_worker(
+            imagepipe_worker.WorkerSettings,  # type: ignore[arg-type]
             functions=[noop],
+            cron_jobs=None,
+            on_startup=None,
+            on_shutdown=None,
             redis_settings=jobs.redis_settings(settings),
             queue_name=settings.queue_name,
-            job_serializer=jobs.serialize,
-            job_deserializer=jobs.deserialize,
-            max_jobs=settings.max_jobs,
-            poll_delay=settings.poll_delay_seconds,
-            keep_result=settings.keep_result_seconds,
             burst=True,
             handle_signals=False,
             log_results=False,
@@ -408,9 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         for n in sorted({1, min(2, cores)}):
-            rate, moto_share = asyncio.run(end_to_end(stack, images, n, logs / f"worker-{n}.log"))
+            rate, moto_share, worker_share = asyncio.run(end_to_end(stack, images, n, logs / f"worker-{n}.log"))
             say(Figure(f"imagepipe_{n}_core", rate, "images/s", "Redis + moto S3/DynamoDB + worker"))
             say(Figure(f"moto_cpu_share_{n}_core", moto_share * 100, "% of CPU", "moto's share meanwhile"))
+            say(Figure(f"worker_io_cpu_share_{n}_core", worker_share * 100, "% of CPU", "worker process, not imaging"))
         say(
             Figure(
                 "dispatch_imagepipe",

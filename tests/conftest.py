@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from arq.worker import Worker
+from arq.worker import Worker, create_worker
 
 import services
 from imagepipe import aws, jobs, settings
@@ -120,19 +120,11 @@ async def run_worker(stack_env: dict[str, str]) -> AsyncIterator[RunWorker]:
     made: list[Worker] = []
 
     async def run() -> Worker:
-        ws = worker_module.WorkerSettings
-        w = Worker(
-            functions=ws.functions,
-            on_startup=ws.on_startup,
-            on_shutdown=ws.on_shutdown,
+        # the worker `arq worker.WorkerSettings` runs, in burst mode and without its cron sweep
+        w = create_worker(
+            worker_module.WorkerSettings,  # type: ignore[arg-type]
             redis_settings=jobs.redis_settings(settings.get_settings()),
-            queue_name=ws.queue_name,
-            job_serializer=ws.job_serializer,
-            job_deserializer=ws.job_deserializer,
-            max_jobs=ws.max_jobs,
-            poll_delay=ws.poll_delay,
-            job_timeout=ws.job_timeout,
-            keep_result=ws.keep_result,
+            cron_jobs=None,
             burst=True,
             handle_signals=False,
         )

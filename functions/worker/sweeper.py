@@ -75,14 +75,7 @@ async def _recover(
         if await asyncio.to_thread(records.refuse, record.image_id, source.version, error):
             report.given_up += 1
         return
-    if await jobs.enqueue_again(
-        pool,
-        image_id=record.image_id,
-        bucket=source.bucket,
-        key=source.key,
-        version=source.version,
-        recipe=record.recipe,
-    ):
+    if await jobs.enqueue_again(pool, record):
         report.requeued += 1
 
 

@@ -9,7 +9,7 @@ import msgpack
 if TYPE_CHECKING:
     from arq.connections import ArqRedis, RedisSettings
 
-    from imagepipe.models import Recipe
+    from imagepipe.models import ImageRecord, Recipe
     from imagepipe.settings import Settings
 
 # arq and the Redis client load on first use, not at import: the API and the trigger's cold start pay for
@@ -93,16 +93,24 @@ async def enqueue_processing(
     return job is not None
 
 
-async def enqueue_again(pool: ArqRedis, *, image_id: str, bucket: str, key: str, version: str, recipe: Recipe) -> bool:
-    """Queue a version once more (replay, recovery): unless its job is queued or running now, forget the
-    kept result that would make arq refuse the same id. True when queued."""
+async def enqueue_again(pool: ArqRedis, record: ImageRecord) -> bool:
+    """Queue a record's version once more (replay, recovery): unless its job is queued or running now,
+    forget the kept result that would make arq refuse the same id. True when queued."""
     from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
-    jid = job_id(image_id, version)
+    source = record.source
+    jid = job_id(record.image_id, source.version)
     if await pool.exists(job_key_prefix + jid, in_progress_key_prefix + jid):
         return False
     await pool.delete(result_key_prefix + jid)
-    return await enqueue_processing(pool, image_id=image_id, bucket=bucket, key=key, version=version, recipe=recipe)
+    return await enqueue_processing(
+        pool,
+        image_id=record.image_id,
+        bucket=source.bucket,
+        key=source.key,
+        version=source.version,
+        recipe=record.recipe,
+    )
 
 
 async def queue_depth(pool: ArqRedis, queue_name: str) -> tuple[int, int]:

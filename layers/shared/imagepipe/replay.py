@@ -44,17 +44,9 @@ async def replay(
         return chosen
     queued = []
     for record in chosen:
-        source = record.source
-        if not await asyncio.to_thread(records.requeue, record.image_id, source.version):
+        if not await asyncio.to_thread(records.requeue, record.image_id, record.source.version):
             continue  # it moved on meanwhile
-        await jobs.enqueue_again(
-            pool,
-            image_id=record.image_id,
-            bucket=source.bucket,
-            key=source.key,
-            version=source.version,
-            recipe=record.recipe,
-        )
+        await jobs.enqueue_again(pool, record)
         queued.append(record)
     return queued
 
