@@ -18,6 +18,7 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from imagepipe import jobs
+from imagepipe.announce import Outcome, announce
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import ErrorInfo, ImageRecord, SourceObject, Status
 from imagepipe.records import PENDING_VERSION, ImageRecords
@@ -99,8 +100,6 @@ async def adopt_orphans(
         source = SourceObject(
             bucket=bucket, key=key, version=head["version"], size=head["size"], content_type=head["content_type"]
         )
-        if await asyncio.to_thread(records.create, image_id, source, settings.default_recipe):
-            await jobs.enqueue_processing(
-                pool, image_id=image_id, bucket=bucket, key=key, version=source.version, recipe=settings.default_recipe
-            )
+        # the path an S3 event takes: registration by version, the size limit, one job
+        if (await announce(source, settings, records, pool)).outcome is Outcome.ENQUEUED:
             report.orphans += 1

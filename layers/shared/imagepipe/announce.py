@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -68,7 +67,3 @@ async def announce(source: SourceObject, settings: Settings, records: ImageRecor
     if not queued:
         return Announced(image_id, Outcome.DUPLICATE, "this version is already queued or running")
     return Announced(image_id, Outcome.ENQUEUED, registration.value)
-
-
-def describe(announced: list[Announced]) -> str:
-    return json.dumps([a.as_dict() for a in announced])
