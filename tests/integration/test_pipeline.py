@@ -153,5 +153,14 @@ async def test_health_needs_a_live_worker(api: httpx.AsyncClient, stack_env: dic
 
 async def test_openapi_documents_the_routes(api: httpx.AsyncClient) -> None:
     spec = (await api.get("/openapi.json")).json()
-    assert {"/images", "/images/{image_id}", "/images/{image_id}/variants/{name}", "/healthz"} <= set(spec["paths"])
+    assert {
+        "/images",
+        "/images/uploads",
+        "/images/{image_id}",
+        "/images/{image_id}/variants/{name}",
+        "/images/{image_id}/reprocess",
+        "/healthz",
+        "/queue",
+    } <= set(spec["paths"])
+    assert {"get", "delete"} <= set(spec["paths"]["/images/{image_id}"])
     assert "202" in spec["paths"]["/images"]["post"]["responses"]

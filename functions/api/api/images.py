@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import RedirectResponse
@@ -13,8 +13,8 @@ from api.errors import ErrorBody
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
-from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
-from imagepipe.jobs import enqueue_processing
+from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
+from imagepipe.jobs import enqueue_again, enqueue_processing
 from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
 from imagepipe.recipes import parse_recipe
@@ -131,3 +131,38 @@ async def get_variant(services: ServicesDep, image_id: str, name: str) -> Redire
             url = services.store.presigned_get(settings.output_bucket, variant.key, settings.presign_expiry_seconds)
             return RedirectResponse(url, status_code=307)
     raise NotFound(f"image {image_id} has no variant {name!r}")
+
+
+class ReprocessRequest(BaseModel):
+    recipe: dict[str, Any] | None = None
+    """a new recipe; the image's own if absent"""
+
+
+@router.post("/{image_id}/reprocess", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
+async def reprocess_image(
+    services: ServicesDep, image_id: str, response: Response, request: ReprocessRequest | None = None
+) -> ImageAccepted:
+    """Process a finished image again (with a new recipe, if given); 409 while it is queued or processing."""
+    record = await _record(services, image_id)
+    recipe = parse_recipe(request.recipe, services.settings) if request and request.recipe else record.recipe
+    if not await run_in_threadpool(services.records.reprocess, image_id, record.source.version, recipe):
+        raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
+    await enqueue_again(await services.queue(), record.model_copy(update={"recipe": recipe}))
+    count("Enqueued")
+    location = f"/images/{image_id}"
+    response.headers["Location"] = location
+    return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
+
+
+@router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)
+async def delete_image(services: ServicesDep, image_id: str) -> Response:
+    """Delete the image: its variants, its original (that version, for good) and its record."""
+    record = await _record(services, image_id)
+    settings = services.settings
+    for variant in record.variants:
+        await run_in_threadpool(services.store.delete, settings.output_bucket, variant.key)
+    source = record.source
+    await run_in_threadpool(services.store.delete, source.bucket, source.key, source.version)
+    await run_in_threadpool(services.records.delete, image_id)
+    logger.info("image deleted", extra={"image_id": image_id})
+    return Response(status_code=204)

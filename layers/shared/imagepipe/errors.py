@@ -4,6 +4,7 @@ exception handlers and retry-or-fail lives in the worker's task wrapper."""
 from __future__ import annotations
 
 __all__ = [
+    "Busy",
     "ImagePipeError",
     "ImageTooLarge",
     "InvalidImage",
@@ -110,6 +111,13 @@ class ProcessingTimeout(ImagePipeError):
 
     code = "timeout"
     http_status = 504
+
+
+class Busy(ImagePipeError):
+    """The image is being worked on; the request must wait until it is finished."""
+
+    code = "busy"
+    http_status = 409
 
 
 class TransientError(ImagePipeError):

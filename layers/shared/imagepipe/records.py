@@ -218,6 +218,26 @@ class ImageRecords:
             },
         )
 
+    def reprocess(self, image_id: str, version: str, recipe: Recipe) -> bool:
+        """A finished version back to ``queued`` with ``recipe``; False unless it was finished."""
+        return self._transition(
+            image_id,
+            version,
+            "SET #s = :queued, recipe = :recipe, attempts = :zero, updated_at = :now REMOVE #e",
+            "#s IN (:succeeded, :failed)",
+            {
+                ":queued": Status.QUEUED.value,
+                ":recipe": recipe.model_dump(mode="json"),
+                ":zero": 0,
+                ":succeeded": Status.SUCCEEDED.value,
+                ":failed": Status.FAILED.value,
+            },
+        )
+
+    def delete(self, image_id: str) -> None:
+        with translated_errors():
+            self._client.delete_item(TableName=self._table, Key={"image_id": {"S": image_id}})
+
     def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
         """Record a permanent failure; False when the record moved on."""
         return self._finish(

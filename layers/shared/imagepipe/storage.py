@@ -97,6 +97,16 @@ class ImageStore:
         )
         return post["url"], {k: str(v) for k, v in post["fields"].items()}
 
+    def delete(self, bucket: str, key: str, version: str | None = None) -> None:
+        """Delete an object, or one version of it for good (``version`` a versionId, not an ETag)."""
+        selector = {"VersionId": version} if version and not version.startswith('"') else {}
+        try:
+            self._client.delete_object(Bucket=bucket, Key=key, **selector)  # type: ignore[arg-type]
+        except (ClientError, BotoCoreError) as exc:
+            error = self._translate(exc, bucket, key)
+            if not isinstance(error, SourceMissing):
+                raise error from exc
+
     def reachable(self, bucket: str) -> bool:
         try:
             self._client.head_bucket(Bucket=bucket)
