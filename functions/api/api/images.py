@@ -145,7 +145,12 @@ async def reprocess_image(
     """Process a finished image again (with a new recipe, if given); 409 while it is queued or processing."""
     record = await _record(services, image_id)
     recipe = parse_recipe(request.recipe, services.settings) if request and request.recipe else record.recipe
-    if not await run_in_threadpool(services.records.reprocess, image_id, record.source.version, recipe):
+    requeued = await run_in_threadpool(
+        lambda: services.records.requeue(
+            image_id, record.source.version, finished=(Status.SUCCEEDED, Status.FAILED), recipe=recipe
+        )
+    )
+    if not requeued:
         raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
     await enqueue_again(await services.queue(), record.model_copy(update={"recipe": recipe}))
     count("Enqueued")

@@ -218,22 +218,6 @@ class ImageRecords:
             },
         )
 
-    def reprocess(self, image_id: str, version: str, recipe: Recipe) -> bool:
-        """A finished version back to ``queued`` with ``recipe``; False unless it was finished."""
-        return self._transition(
-            image_id,
-            version,
-            "SET #s = :queued, recipe = :recipe, attempts = :zero, updated_at = :now REMOVE #e",
-            "#s IN (:succeeded, :failed)",
-            {
-                ":queued": Status.QUEUED.value,
-                ":recipe": recipe.model_dump(mode="json"),
-                ":zero": 0,
-                ":succeeded": Status.SUCCEEDED.value,
-                ":failed": Status.FAILED.value,
-            },
-        )
-
     def delete(self, image_id: str) -> None:
         with translated_errors():
             self._client.delete_item(TableName=self._table, Key={"image_id": {"S": image_id}})
@@ -247,15 +231,23 @@ class ImageRecords:
             {":failed": Status.FAILED.value, ":error": error.model_dump(mode="json")},
         )
 
-    def requeue(self, image_id: str, version: str) -> bool:
-        """A failed version back to ``queued`` for a replay, with a fresh attempt budget."""
-        return self._transition(
-            image_id,
-            version,
-            "SET #s = :queued, attempts = :zero, updated_at = :now REMOVE #e",
-            "#s = :failed",
-            {":queued": Status.QUEUED.value, ":failed": Status.FAILED.value, ":zero": 0},
-        )
+    def requeue(
+        self,
+        image_id: str,
+        version: str,
+        *,
+        finished: tuple[Status, ...] = (Status.FAILED,),
+        recipe: Recipe | None = None,
+    ) -> bool:
+        """A version in one of the ``finished`` states back to ``queued`` with a fresh attempt budget (a
+        replay of a dead letter, or a reprocess, then with a new ``recipe`` when given); False otherwise."""
+        states = {f":state{i}": status.value for i, status in enumerate(finished)}
+        update = "SET #s = :queued, attempts = :zero, updated_at = :now"
+        values: dict[str, Any] = {":queued": Status.QUEUED.value, ":zero": 0, **states}
+        if recipe is not None:
+            update += ", recipe = :recipe"
+            values[":recipe"] = recipe.model_dump(mode="json")
+        return self._transition(image_id, version, f"{update} REMOVE #e", f"#s IN ({', '.join(states)})", values)
 
     def refuse(self, image_id: str, version: str, error: ErrorInfo) -> bool:
         """Fail a version without processing it: too large, or it keeps crashing its worker."""
