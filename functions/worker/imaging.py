@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError, features
 
@@ -185,30 +186,22 @@ def _decoding() -> Iterator[None]:
 
 def _check_limits(im: Image.Image, data: bytes, limits: Limits) -> int:
     """Refuse too many pixels or frames from the headers alone; a bomb can hide in a later frame."""
-    _check_pixels(im.size)(limits)  # first: counting frames reads through the whole file
+    _check_pixels(im.size, limits)  # first: counting frames reads through the whole file
     frames = int(getattr(im, "n_frames", 1))
     if frames > limits.max_frames:
         raise TooManyFrames(f"the image has {frames} frames; the limit is {limits.max_frames}")
     if frames > 1:
         for size in _frame_sizes(im, data, frames):
-            _check_pixels(size)(limits)
+            _check_pixels(size, limits)
     return frames
 
 
-def _check_pixels(size: tuple[int, int]) -> _PixelCheck:
-    return _PixelCheck(size)
-
-
-@dataclass(frozen=True)
-class _PixelCheck:
-    size: tuple[int, int]
-
-    def __call__(self, limits: Limits) -> None:
-        width, height = self.size
-        if width <= 0 or height <= 0:
-            raise InvalidImage(f"the image has no pixels ({width}x{height})")
-        if width * height > limits.max_pixels:
-            raise TooManyPixels(f"a frame of {width}x{height} pixels is more than the limit of {limits.max_pixels}")
+def _check_pixels(size: tuple[int, int], limits: Limits) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"the image has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise TooManyPixels(f"a frame of {width}x{height} pixels is more than the limit of {limits.max_pixels}")
 
 
 def _frame_sizes(im: Image.Image, data: bytes, frames: int) -> Iterator[tuple[int, int]]:
@@ -395,7 +388,8 @@ def _dominant_color(im: Image.Image) -> str:
     # shrink first, convert after: converting the full-size image would cost more than the whole answer
     small = im.resize(box, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGBA")
     counts: dict[tuple[int, int, int], int] = {}
-    for count, (r, g, b, a) in small.getcolors(64 * 64) or []:
+    colours = cast(list[tuple[int, tuple[int, int, int, int]]], small.getcolors(64 * 64) or [])
+    for count, (r, g, b, a) in colours:
         if a >= 128:
             bucket = (r >> 5, g >> 5, b >> 5)
             counts[bucket] = counts.get(bucket, 0) + count

@@ -47,12 +47,9 @@ async def announce(source: SourceObject, settings: Settings, records: ImageRecor
     if not source.key.startswith(settings.upload_prefix):
         return Announced(None, Outcome.SKIPPED, f"key outside {settings.upload_prefix!r}")
     image_id = image_id_for_object(source.bucket, source.key, settings.upload_prefix)
-    registration = await asyncio.to_thread(records.register, image_id, source, settings.default_recipe)
+    registration, record = await asyncio.to_thread(records.register, image_id, source, settings.default_recipe)
     if registration is Registration.STALE:
         return Announced(image_id, Outcome.SKIPPED, "an older version than the one already tracked")
-    record = await asyncio.to_thread(records.get, image_id)
-    if record is None or record.source.version != source.version:
-        return Announced(image_id, Outcome.SKIPPED, "a newer version arrived meanwhile")
     if source.size is not None and source.size > settings.max_upload_bytes:
         error = ErrorInfo(
             code="too_large", message=f"the object has {source.size} bytes; the limit is {settings.max_upload_bytes}"

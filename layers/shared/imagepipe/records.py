@@ -103,8 +103,8 @@ class ImageRecords:
         self._client = client
         self._table = table_name
 
-    def create(self, image_id: str, source: SourceObject, recipe: Recipe) -> bool:
-        """Write a new ``queued`` record; False when one already exists."""
+    def create(self, image_id: str, source: SourceObject, recipe: Recipe) -> ImageRecord | None:
+        """Write a new ``queued`` record and return it; None when one already exists."""
         stamp = now()
         record = ImageRecord(
             image_id=image_id,
@@ -124,19 +124,20 @@ class ImageRecords:
                 )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return record
 
-    def register(self, image_id: str, source: SourceObject, recipe: Recipe) -> Registration:
-        """Make the record track ``source`` unless it already tracks that version or a newer one.
+    def register(self, image_id: str, source: SourceObject, recipe: Recipe) -> tuple[Registration, ImageRecord]:
+        """Make the record track ``source`` unless it already tracks that version or a newer one; returns
+        what happened and the record as it now stands.
 
         Concurrent announcements race through conditional writes: each update is conditioned on the
         version it read, and a lost race is re-read and decided again.
         """
         for _ in range(5):
-            if self.create(image_id, source, recipe):
-                return Registration.CREATED
+            if created := self.create(image_id, source, recipe):
+                return Registration.CREATED, created
             record = self.get(image_id)
             if record is None:
                 continue  # deleted in between: create again
@@ -150,9 +151,9 @@ class ImageRecords:
                         "#src.#v = :version",
                         {":seq": source.sequencer},
                     )
-                return Registration.DUPLICATE
+                return Registration.DUPLICATE, record
             if current.version != PENDING_VERSION and not is_newer(source.sequencer, current.sequencer):
-                return Registration.STALE
+                return Registration.STALE, record
             fresh = (
                 source
                 if current.version != PENDING_VERSION
@@ -165,7 +166,8 @@ class ImageRecords:
                 "#src.#v = :version",
                 {":source": fresh.model_dump(mode="json"), ":queued": Status.QUEUED.value, ":zero": 0},
             ):
-                return Registration.UPDATED
+                updated = {"source": fresh, "status": Status.QUEUED, "attempts": 0, "error": None}
+                return Registration.UPDATED, record.model_copy(update={**updated, "variants": [], "metadata": None})
         raise TransientError(f"record {image_id} kept changing while a new version was registered")
 
     def describe(self) -> str:
