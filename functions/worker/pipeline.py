@@ -14,9 +14,9 @@ from typing import Any
 from arq import Retry
 
 import imaging
-from imagepipe.errors import ImagePipeError, InvalidRecipe, ProcessingTimeout, TransientError
+from imagepipe.errors import ImagePipeError, ProcessingTimeout, TransientError
 from imagepipe.keys import output_key
-from imagepipe.models import ErrorInfo, Recipe, VariantOutput
+from imagepipe.models import ErrorInfo, VariantOutput
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import ImageRecords, StartOutcome
 from imagepipe.settings import Settings
@@ -86,7 +86,7 @@ async def _process(
     if outcome is not StartOutcome.STARTED:
         log.info("skipping %s version %s: %s", image_id, version, outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
-    recipe = _recipe(raw_recipe, settings)
+    recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
     data = await asyncio.to_thread(wctx.store.get_original, bucket, key, version, settings.max_upload_bytes)
     loop = asyncio.get_running_loop()
     executor = wctx.executor
@@ -101,15 +101,6 @@ async def _process(
         log.info("record of %s moved on while version %s was processed", image_id, version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
-
-
-def _recipe(raw: dict[str, Any], settings: Settings) -> Recipe:
-    try:
-        return parse_recipe(raw, settings)
-    except InvalidRecipe:
-        raise
-    except Exception as exc:  # a payload that is not even a mapping of the right shape
-        raise InvalidRecipe(f"unreadable recipe: {exc}") from exc
 
 
 async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:

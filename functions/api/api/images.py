@@ -39,6 +39,13 @@ class ImageView(ImageRecord):
     variants: list[VariantView]  # type: ignore[assignment]
 
 
+def accepted(response: Response, image_id: str) -> ImageAccepted:
+    """``202``: the image is queued; its record is at ``Location``."""
+    location = f"/images/{image_id}"
+    response.headers["Location"] = location
+    return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
+
+
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     """Read an upload, refusing it as soon as it passes ``limit`` bytes."""
     chunks: list[bytes] = []
@@ -82,9 +89,7 @@ async def upload_image(
     )
     count("Enqueued" if queued else "Duplicates")
     logger.info("upload accepted", extra={"image_id": image_id, "bytes": len(data), "key": key})
-    location = f"/images/{image_id}"
-    response.headers["Location"] = location
-    return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
+    return accepted(response, image_id)
 
 
 async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
@@ -154,9 +159,7 @@ async def reprocess_image(
         raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
     await enqueue_again(await services.queue(), record.model_copy(update={"recipe": recipe}))
     count("Enqueued")
-    location = f"/images/{image_id}"
-    response.headers["Location"] = location
-    return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
+    return accepted(response, image_id)
 
 
 @router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)

@@ -75,6 +75,10 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
+def _record(item: dict[str, Any]) -> ImageRecord:
+    return ImageRecord.model_validate(_plain(_from_item(item)))
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -148,7 +152,7 @@ class ImageRecords:
                         image_id,
                         current.version,
                         "SET #src.sequencer = :seq",
-                        "#src.#v = :version",
+                        "attribute_exists(#src)",  # the version itself is always in the condition
                         {":seq": source.sequencer},
                     )
                 return Registration.DUPLICATE, record
@@ -163,7 +167,7 @@ class ImageRecords:
                 image_id,
                 current.version,
                 "SET #src = :source, #s = :queued, attempts = :zero, updated_at = :now REMOVE #e, variants, metadata",
-                "#src.#v = :version",
+                "attribute_exists(#src)",  # the version itself is always in the condition
                 {":source": fresh.model_dump(mode="json"), ":queued": Status.QUEUED.value, ":zero": 0},
             ):
                 updated = {"source": fresh, "status": Status.QUEUED, "attempts": 0, "error": None}
@@ -179,33 +183,22 @@ class ImageRecords:
         with translated_errors():
             resp = self._client.get_item(TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True)
         item = resp.get("Item")
-        return ImageRecord.model_validate(_plain(_from_item(item))) if item else None
+        return _record(item) if item else None
 
     def start(self, image_id: str, version: str) -> StartOutcome:
         """Move the record of this version to ``processing`` and count the attempt."""
-        try:
-            self._update(
-                image_id,
-                version,
-                "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one REMOVE #e",
-                "#s IN (:queued, :processing)",
-                {
-                    ":processing": Status.PROCESSING.value,
-                    ":queued": Status.QUEUED.value,
-                    ":zero": 0,
-                    ":one": 1,
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            record = self.get(image_id)
-            if record is None:
-                return StartOutcome.MISSING
-            if record.source.version != version:
-                return StartOutcome.SUPERSEDED
-            return StartOutcome.DONE
-        return StartOutcome.STARTED
+        if self._transition(
+            image_id,
+            version,
+            "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one REMOVE #e",
+            "#s IN (:queued, :processing)",
+            {":processing": Status.PROCESSING.value, ":queued": Status.QUEUED.value, ":zero": 0, ":one": 1},
+        ):
+            return StartOutcome.STARTED
+        record = self.get(image_id)
+        if record is None:
+            return StartOutcome.MISSING
+        return StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE
 
     def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
         """Record the result; False when the record moved on (another version, or already final)."""
@@ -268,20 +261,14 @@ class ImageRecords:
 
     def by_status(self, status: Status, limit: int, updated_before: str | None = None) -> list[ImageRecord]:
         """Up to ``limit`` records in ``status``, oldest first, optionally only those untouched since a time."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": BY_STATUS_INDEX,
-            "KeyConditionExpression": "#s = :status",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":status": {"S": status.value}},
-        }
+        query = self._index_query(status)
         if updated_before is not None:
             query["FilterExpression"] = "updated_at < :before"
             query["ExpressionAttributeValues"][":before"] = {"S": updated_before}
         found: list[ImageRecord] = []
         with translated_errors():
             for page in self._client.get_paginator("query").paginate(**query):
-                found.extend(ImageRecord.model_validate(_plain(_from_item(i))) for i in page.get("Items", []))
+                found.extend(_record(i) for i in page.get("Items", []))
                 if len(found) >= limit:
                     break
         return found[:limit]
@@ -290,38 +277,32 @@ class ImageRecords:
         self, *, status: Status | None, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[ImageRecord], dict[str, Any] | None]:
         """One page of records, newest first (all, or those in ``status``), and where the next one starts."""
+        query = {**self._index_query(status), "ScanIndexForward": False, "Limit": limit}
+        if after:
+            query["ExclusiveStartKey"] = after
+        with translated_errors():
+            resp = self._client.query(**query)
+        return [_record(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def count(self, status: Status) -> int:
+        total = 0
+        with translated_errors():
+            for page in self._client.get_paginator("query").paginate(**self._index_query(status), Select="COUNT"):
+                total += page.get("Count", 0)
+        return total
+
+    def _index_query(self, status: Status | None) -> dict[str, Any]:
+        """Query arguments for the records in ``status`` (``by_status``), or for all (``by_created``)."""
         index, key, value = (
             (BY_STATUS_INDEX, "status", status.value) if status else (BY_CREATED_INDEX, "listing", LISTING_PARTITION)
         )
-        query: dict[str, Any] = {
+        return {
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
             "ExpressionAttributeNames": {"#k": key},
             "ExpressionAttributeValues": {":v": {"S": value}},
-            "ScanIndexForward": False,
-            "Limit": limit,
         }
-        if after:
-            query["ExclusiveStartKey"] = after
-        with translated_errors():
-            resp = self._client.query(**query)
-        items = [ImageRecord.model_validate(_plain(_from_item(i))) for i in resp.get("Items", [])]
-        return items, resp.get("LastEvaluatedKey")
-
-    def count(self, status: Status) -> int:
-        total = 0
-        with translated_errors():
-            for page in self._client.get_paginator("query").paginate(
-                TableName=self._table,
-                IndexName=BY_STATUS_INDEX,
-                KeyConditionExpression="#s = :status",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": {"S": status.value}},
-                Select="COUNT",
-            ):
-                total += page.get("Count", 0)
-        return total
 
     def existing(self, image_ids: list[str]) -> set[str]:
         """Which of these ids have a record."""
