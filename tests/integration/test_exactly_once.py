@@ -13,6 +13,7 @@ import pytest
 
 from conftest import RunWorker, corpus, load_event
 from imagepipe import aws
+from imagepipe.models import ImageRecord
 from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
 from sam import LambdaRuntime, resolve_handler
@@ -57,15 +58,22 @@ async def announce(runtime: LambdaRuntime, trigger: Any, event: dict[str, Any]) 
     return [r["outcome"] for r in response["results"]]
 
 
-async def test_repeated_deliveries_and_the_api_process_once(
-    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
-) -> None:
-    path = corpus("images", "baseline", "hopper.jpg")
-    accepted = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")})).json()
+async def api_upload(api: httpx.AsyncClient, records: ImageRecords, image: str) -> tuple[ImageRecord, dict[str, Any]]:
+    """Upload through the API; returns the record and the object as an S3 event describes it."""
+    path = corpus("images", *image.split("/"))
+    accepted = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/png")})).json()
     record = records.get(accepted["image_id"])
     assert record is not None
     head = aws.s3_client().head_object(Bucket=record.source.bucket, Key=record.source.key)
-    obj = {"key": record.source.key, "size": 6412, "eTag": head["ETag"].strip('"'), "versionId": head["VersionId"]}
+    obj = {"key": record.source.key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}
+    return record, {**obj, "versionId": head["VersionId"]}
+
+
+async def test_repeated_deliveries_and_the_api_process_once(
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+) -> None:
+    record, obj = await api_upload(api, records, "baseline/hopper.jpg")
+    accepted = {"image_id": record.image_id}
     event = notification(obj, "0062A1B2C3D4E5F601")
     for _ in range(3):  # S3 delivers at least once
         assert await announce(runtime, trigger, event) == ["duplicate"]
@@ -126,12 +134,9 @@ async def test_an_event_without_version_id_keeps_the_uploads_version(
     api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
 ) -> None:
     """moto (and S3 for an unversioned bucket) leave versionId out: the trigger looks it up by ETag."""
-    path = corpus("images", "baseline", "hopper.png")
-    accepted = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/png")})).json()
-    record = records.get(accepted["image_id"])
-    assert record is not None
-    head = aws.s3_client().head_object(Bucket=record.source.bucket, Key=record.source.key)
-    obj = {"key": record.source.key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}
+    record, obj = await api_upload(api, records, "baseline/hopper.png")
+    accepted = {"image_id": record.image_id}
+    del obj["versionId"]
     assert await announce(runtime, trigger, notification(obj, "")) == ["duplicate"]
     assert (await run_worker()).jobs_complete == 1
     done = records.get(accepted["image_id"])
