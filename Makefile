@@ -11,7 +11,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[api,worker,dev]'
+	$(PY) -m pip install --quiet -e '.[api,worker,cli,dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy $(wildcard layers functions infra tests benchmarks/*.py)
+	$(VENV)/bin/mypy $(wildcard src layers functions infra tests benchmarks/*.py)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
