@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from imagepipe_cli import commands
+
 app = typer.Typer(
     name="imagepipe",
     help="Render images offline, or drive an imagepipe API.",
@@ -11,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+commands.register(app)
 
 
 @app.callback()
