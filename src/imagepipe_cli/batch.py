@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from imagepipe.direct_upload import DIRECT_UPLOAD_LIMIT
 from imagepipe_cli.client import ApiError, AuthError, ImagepipeApi, Record
 from imagepipe_cli.inputs import Input
 
-# Lambda takes 6 MB per request and API Gateway base64-encodes binary bodies (4/3 larger): above this a
-# file goes to S3 through a presigned POST instead of through the API.
-DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024
 POLL_SECONDS = 0.5
 FINISHED = ("succeeded", "failed")
 _EXTENSIONS = {"jpeg": "jpg"}

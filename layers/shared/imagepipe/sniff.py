@@ -7,7 +7,7 @@ UNKNOWN = "application/octet-stream"
 HEAD_BYTES = 16
 """how many leading bytes :func:`sniff_content_type` looks at"""
 
-_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
     (b"GIF87a", 0, "image/gif"),
@@ -23,7 +23,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 
 def sniff_content_type(head: bytes) -> str:
     """The image type the first :data:`HEAD_BYTES` bytes announce, else :data:`UNKNOWN`."""
-    for signature, offset, content_type in _SIGNATURES:
+    for signature, offset, content_type in SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
             return content_type
     return UNKNOWN
