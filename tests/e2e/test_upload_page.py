@@ -81,10 +81,11 @@ def test_picked_files_upload_finish_and_show_thumbnails_errors_and_details(
     browser.find_element(By.ID, "key").send_keys(api_key(stack))
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
 
-    def finished(driver: Any) -> list[Any] | bool:
+    def finished(driver: Any) -> list[Any]:
+        """Every card once each is finished; empty (keep waiting) before."""
         cards = driver.find_elements(By.CSS_SELECTOR, "#grid .card")
         done = [c for c in cards if c.get_attribute("data-status") in ("succeeded", "failed")]
-        return cards if len(cards) == len(files) and len(done) == len(files) else False
+        return cards if len(cards) == len(files) and len(done) == len(files) else []
 
     cards = {c.get_attribute("data-name"): c for c in WebDriverWait(browser, FINISH_TIMEOUT).until(finished)}
     status = {name: card.get_attribute("data-status") for name, card in cards.items()}
