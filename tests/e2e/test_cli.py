@@ -102,7 +102,8 @@ def test_a_file_too_big_for_the_api_goes_through_a_presigned_upload(stack: Runni
     assert row["status"] == "succeeded", row
     with Image.open(tmp_path / "out" / "big" / "large.jpg") as image:
         assert image.size == (1400, 1400)
-    record = httpx.get(f"{stack.api}/images/{row['image_id']}", timeout=10).json()
+    key = {"Authorization": f"Bearer {api_key(stack)}"}
+    record = httpx.get(f"{stack.api}/images/{row['image_id']}", headers=key, timeout=10).json()
     assert record["source"]["size"] == big.stat().st_size
 
 
