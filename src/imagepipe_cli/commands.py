@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from imagepipe.models import Status
 from imagepipe_cli.batch import Batch, Plan
 from imagepipe_cli.client import DEFAULT_URL, ApiError, AuthError, Connection, ImagepipeApi, Record, Unreachable
 from imagepipe_cli.display import JsonLines, Lines, ProgressBar, stage
@@ -183,7 +184,7 @@ def _print_records(records: list[Record], as_json: bool) -> None:
 
 def ls(
     status: Annotated[
-        str | None, typer.Option("--status", help="queued, processing, succeeded or failed.", show_default=False)
+        Status | None, typer.Option("--status", help="Only images in this state.", show_default=False)
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many, newest first.")] = 20,
     as_json: JsonOption = False,
@@ -191,7 +192,7 @@ def ls(
     api_key: KeyOption = None,
 ) -> None:
     """Images, newest first."""
-    _print_records(call(url, api_key, lambda api: api.images(status, limit)), as_json)
+    _print_records(call(url, api_key, lambda api: api.images(status.value if status else None, limit)), as_json)
 
 
 def get(

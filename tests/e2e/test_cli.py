@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_a_recipe_the_api_refuses_is_a_failed_row(stack: RunningStack, tmp_path:
 
 
 def test_usage_errors_exit_2(stack: RunningStack, tmp_path: Path) -> None:
+    assert imagepipe(stack, "ls", "--status", "lost").returncode == 2
     missing = imagepipe(stack, "submit", str(tmp_path / "nothing-here.jpg"))
     assert missing.returncode == 2 and "nothing-here.jpg" in missing.stderr
     bad_recipe = imagepipe(stack, "submit", str(corpus("images", "baseline", "hopper.jpg")), "--recipe", "{nope")
@@ -220,3 +222,14 @@ def test_status_ls_get_reprocess_rm_and_queue(stack: RunningStack, tmp_path: Pat
     assert imagepipe(stack, "rm", image_id).returncode == 0
     gone = imagepipe(stack, "status", image_id, "--json")
     assert gone.returncode == 1 and json.loads(gone.stdout)["error"]["code"] == "not_found"
+
+
+def test_queue_watch_refreshes_until_interrupted(stack: RunningStack) -> None:
+    env = {**os.environ, "IMAGEPIPE_URL": stack.api, "IMAGEPIPE_API_KEY": api_key(stack)}
+    args = [str(SCRIPT), "queue", "--watch", "--json", "--interval", "0.5"]
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        seen = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(RUN_TIMEOUT) == 0
+    assert all(row["workers"] >= 1 for row in seen), seen
