@@ -3,6 +3,7 @@
 Both render engines call these with the same ``AnalysisImage``, so they agree on every result.
 """
 
+from imagepipe_analysis.colour import dominant_colour
 from imagepipe_analysis.crop import Box, Gravity, cover_size, crop_box, source_box
 from imagepipe_analysis.image import MAX_SIDE, AnalysisImage, analysis_size, from_pil
 from imagepipe_analysis.phash import BANDS, bands, hamming, phash
@@ -19,6 +20,7 @@ __all__ = [
     "bands",
     "cover_size",
     "crop_box",
+    "dominant_colour",
     "from_pil",
     "hamming",
     "phash",

@@ -75,12 +75,15 @@ def from_pil(image: Image.Image) -> AnalysisImage:
     """The analysis image of a decoded, oriented, sRGB Pillow image (the Pillow engine and tests)."""
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     mode: Mode = "RGBA" if has_alpha else "RGB"
-    converted = image.convert(mode)
-    size = analysis_size(*converted.size)
-    if size != converted.size:
-        # LANCZOS, like libvips' thumbnail (lanczos3); reducing_gap box-reduces a 12 MP image first
-        converted = converted.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return AnalysisImage(converted.tobytes(), converted.width, converted.height, mode)
+    if image.mode in ("P", "PA", "1"):
+        image = image.convert(mode)  # Pillow resizes these with NEAREST only
+    size = analysis_size(*image.size)
+    if size != image.size:
+        # shrink first, convert after: a 12 MP conversion costs more than the whole analysis;
+        # LANCZOS as libvips' thumbnail (lanczos3), reducing_gap box-reduces a large image first
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    small = image.convert(mode)
+    return AnalysisImage(small.tobytes(), small.width, small.height, mode)
 
 
 def fit_within(image: Image.Image, side: int) -> Image.Image:

@@ -1,5 +1,4 @@
-"""Placeholders and the analysis image they come from: the strings decode to the picture's shape and
-colour, from any source size, opaque or transparent."""
+"""Placeholders: the strings decode to the picture's shape and colour, opaque or transparent."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import corpus
-from imagepipe_analysis import MAX_SIDE, AnalysisImage, analysis_size, from_pil, placeholders
+from imagepipe_analysis import from_pil, placeholders
 from imagepipe_analysis import thumbhash as th
 from photos import scene
 
@@ -66,33 +65,3 @@ def test_a_corpus_photo_gets_both_placeholders() -> None:
     result = placeholders(from_pil(photo))
     assert blurhash.components(result["blurhash"]) == (3, 4)
     assert th.aspect_ratio(th.from_base64(result["thumbhash"])) < 1
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [((4000, 3000), (256, 192)), ((3000, 4000), (192, 256)), ((100, 50), (100, 50)), ((10000, 10), (256, 1))],
-)
-def test_the_analysis_size_fits_the_long_side(source: tuple[int, int], expected: tuple[int, int]) -> None:
-    assert analysis_size(*source) == expected
-    assert from_pil(Image.new("RGB", source)).width == expected[0]
-
-
-def test_the_analysis_image_keeps_alpha_only_when_there_is_some() -> None:
-    assert from_pil(Image.new("RGB", (10, 10))).mode == "RGB"
-    assert from_pil(Image.new("L", (10, 10))).mode == "RGB"
-    assert from_pil(Image.new("LA", (10, 10))).mode == "RGBA"
-    assert from_pil(Image.new("RGBA", (10, 10))).mode == "RGBA"
-
-
-def test_the_analysis_image_refuses_what_it_cannot_be() -> None:
-    with pytest.raises(ValueError, match="bytes"):
-        AnalysisImage(b"\0" * 11, 2, 2)
-    with pytest.raises(ValueError, match="px a side"):
-        AnalysisImage(b"\0" * (MAX_SIDE + 1) * 3, MAX_SIDE + 1, 1)
-
-
-def test_raw_bytes_from_any_engine_give_the_same_results_as_pillow() -> None:
-    # what the vips engine hands over: the same size, RGB bytes row by row
-    picture = from_pil(scene(5, 640, 480))
-    raw = AnalysisImage(bytes(np.asarray(picture.to_pil())), picture.width, picture.height)
-    assert placeholders(raw) == placeholders(picture)
