@@ -7,6 +7,7 @@ Both engines hand over the same thing: 8-bit sRGB pixels, oriented as displayed,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +23,7 @@ CHANNELS: dict[Mode, int] = {"RGB": 3, "RGBA": 4}
 
 def round_half_up(value: float) -> int:
     """Round as JavaScript and C do (2.5 -> 3), not as Python's ``round`` (2.5 -> 2)."""
-    return int(np.floor(value + 0.5))
+    return math.floor(value + 0.5)
 
 
 def analysis_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
