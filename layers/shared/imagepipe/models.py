@@ -69,6 +69,13 @@ class Blur(_Strict):
 Filter = Annotated[Grayscale | Autocontrast | Sharpen | Blur, Field(discriminator="op")]
 
 
+class Focus(_Strict):
+    """A focal point as fractions of the picture (0, 0 top left): cover crops centre on it."""
+
+    x: float = Field(ge=0.0, le=1.0)
+    y: float = Field(ge=0.0, le=1.0)
+
+
 class Variant(_Strict):
     """One output: a size, a fit, a format and a quality."""
 
@@ -78,6 +85,7 @@ class Variant(_Strict):
     fit: Fit = Fit.INSIDE
     format: OutputFormat = OutputFormat.JPEG
     quality: int = Field(default=82, ge=1, le=100)
+    gravity: Literal["center", "smart"] = "center"
 
     @model_validator(mode="after")
     def _needs_a_box(self) -> Variant:
@@ -85,6 +93,8 @@ class Variant(_Strict):
             raise ValueError("a variant needs a width, a height or both")
         if self.fit is not Fit.INSIDE and (self.width is None or self.height is None):
             raise ValueError(f"fit '{self.fit.value}' needs both width and height")
+        if self.gravity != "center" and self.fit is not Fit.COVER:
+            raise ValueError(f"gravity '{self.gravity}' needs fit 'cover': only a cover variant crops")
         return self
 
 
@@ -94,6 +104,7 @@ class Recipe(_Strict):
     variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
     filters: list[Filter] = Field(default_factory=list, max_length=MAX_FILTERS)
     animated: Literal["first_frame"] = "first_frame"
+    focus: Focus | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> Recipe:
