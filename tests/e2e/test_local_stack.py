@@ -23,7 +23,7 @@ import httpx
 import pytest
 from PIL import Image
 
-import services
+import processes
 from conftest import REPO, corpus
 
 pytestmark = pytest.mark.e2e
@@ -138,7 +138,7 @@ class RunningStack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """``python infra/local/stack.py`` on a free port with its own Redis and moto, ready to use."""
-    port = services.free_port()
+    port = processes.free_port()
     env = {k: v for k, v in os.environ.items() if k != "IMAGEPIPE_REDIS_URL"}
     env |= {
         "PORT": str(port),
