@@ -153,8 +153,10 @@ class Stack:
 
     @property
     def consumers(self) -> list[Service]:
-        """What uses Redis and moto: stopped first, so in-flight work can finish against them."""
-        return [*(s.service for s in self.replaceable), *filter(None, [self.api])]
+        """What uses Redis and moto: stopped first, so in-flight work can finish against them. A process
+        reaped and waiting for its restart is left out: its group is already gone, its pid may be reused."""
+        running = [member.service for member in self.replaceable if member.restart_at is None]
+        return [*running, *filter(None, [self.api])]
 
     @property
     def vital(self) -> list[Service]:
