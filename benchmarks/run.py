@@ -45,7 +45,7 @@ from PIL import Image  # noqa: E402
 
 import corpus  # noqa: E402
 import imaging  # noqa: E402
-import services  # noqa: E402
+import processes  # noqa: E402
 from imagepipe import jobs  # noqa: E402
 from imagepipe.keys import new_image_id, upload_key  # noqa: E402
 from imagepipe.models import DEFAULT_RECIPE, Recipe, SourceObject, Status  # noqa: E402
@@ -131,14 +131,14 @@ async def _timed_async(coro: Any) -> float:
 
 @dataclass
 class Stack:
-    redis: services.Service
-    moto: services.Service
+    redis: processes.Service
+    moto: processes.Service
     settings: Settings
     env: dict[str, str]
 
     @classmethod
     def start(cls) -> Stack:
-        redis, moto = services.start_redis(), services.start_moto()
+        redis, moto = processes.start_redis(), processes.start_moto()
         suffix = uuid.uuid4().hex[:8]
         settings = Settings(
             redis_url=redis.url,
@@ -146,7 +146,7 @@ class Stack:
             output_bucket=f"bench-out-{suffix}",
             table_name=f"bench-{suffix}",
         )
-        services.provision(
+        processes.provision(
             moto.url,
             upload_bucket=settings.upload_bucket,
             output_bucket=settings.output_bucket,
@@ -154,7 +154,7 @@ class Stack:
         )
         env = {
             **os.environ,
-            **services.LOCAL_CREDENTIALS,
+            **processes.LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": moto.url,
             "IMAGEPIPE_REDIS_URL": redis.url,
             "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
@@ -162,7 +162,7 @@ class Stack:
             "IMAGEPIPE_TABLE_NAME": settings.table_name,
             "PYTHONPATH": str(ROOT / "layers" / "shared"),
         }
-        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", *services.LOCAL_CREDENTIALS)})
+        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", *processes.LOCAL_CREDENTIALS)})
         return cls(redis, moto, settings, env)
 
     def stop(self) -> None:
@@ -193,9 +193,9 @@ async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -
         records.create(image_id, source, DEFAULT_RECIPE)
         staged.append((image_id, source))
     env = {**stack.env, "IMAGEPIPE_IMAGING_WORKERS": str(cores), "IMAGEPIPE_SWEEP_EVERY_SECONDS": "60"}
-    worker = services.Service(
+    worker = processes.Service(
         "worker",
-        services.spawn(
+        processes.spawn(
             "worker",
             [sys.executable, "-m", "arq", "worker.WorkerSettings"],
             env=env,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from arq.worker import Worker, create_worker
 
-import services
+import processes
 from imagepipe import aws, jobs, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,25 +36,25 @@ def load_event(*parts: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[services.Service]:
-    server = services.start_redis()
+def redis_server() -> Iterator[processes.Service]:
+    server = processes.start_redis()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[services.Service]:
-    server = services.start_moto()
+def moto_server() -> Iterator[processes.Service]:
+    server = processes.start_moto()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def stack_env(redis_server: services.Service, moto_server: services.Service) -> Iterator[dict[str, str]]:
+def stack_env(redis_server: processes.Service, moto_server: processes.Service) -> Iterator[dict[str, str]]:
     """Process environment pointing imagepipe at this session's Redis and moto, with fresh resources."""
     suffix = uuid.uuid4().hex[:8]
     env = {
-        **services.LOCAL_CREDENTIALS,
+        **processes.LOCAL_CREDENTIALS,
         "AWS_ENDPOINT_URL": moto_server.url,
         "IMAGEPIPE_REDIS_URL": redis_server.url,
         "IMAGEPIPE_UPLOAD_BUCKET": f"uploads-{suffix}",
@@ -63,7 +63,7 @@ def stack_env(redis_server: services.Service, moto_server: services.Service) -> 
         "IMAGEPIPE_IMAGING_WORKERS": "2",
         "IMAGEPIPE_RETRY_BASE_SECONDS": "0.02",
     }
-    services.provision(
+    processes.provision(
         moto_server.url,
         upload_bucket=env["IMAGEPIPE_UPLOAD_BUCKET"],
         output_bucket=env["IMAGEPIPE_OUTPUT_BUCKET"],

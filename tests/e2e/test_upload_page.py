@@ -13,10 +13,10 @@ import httpx
 import pytest
 from e2e import test_local_stack
 from e2e.test_cli import api_key, noise_png
-from e2e.test_local_stack import RunningStack
 from PIL import Image
 
 from conftest import REPO, corpus
+from local_stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 stack = test_local_stack.stack  # this module's own local stack (a module-scoped fixture)

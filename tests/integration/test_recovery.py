@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-import services
+import processes
 from conftest import REPO, corpus
 from imagepipe import aws, jobs
 from imagepipe.keys import new_image_id, upload_key
@@ -45,38 +45,38 @@ def big_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Cluster:
     """A private Redis plus worker subprocesses, against the session's moto."""
 
-    redis: services.Service
+    redis: processes.Service
     env: dict[str, str]
     settings: Settings
     logs: Path
-    workers: list[services.Service]
+    workers: list[processes.Service]
 
-    def start_worker(self, **overrides: str) -> services.Service:
+    def start_worker(self, **overrides: str) -> processes.Service:
         env = {**self.env, **overrides}
         n = len(self.workers)
-        proc = services.spawn(
+        proc = processes.spawn(
             f"worker{n}",
             [sys.executable, "-m", "arq", "worker.WorkerSettings"],
             env=env,
             cwd=REPO / "functions" / "worker",
             log=self.logs / f"worker{n}.log",
         )
-        worker = services.Service(f"worker{n}", proc, "")
+        worker = processes.Service(f"worker{n}", proc, "")
         self.workers.append(worker)
         return worker
 
     def restart_redis_empty(self) -> None:
         port = int(self.redis.url.rsplit(":", 1)[1].split("/")[0])
         self.redis.kill()
-        self.redis = services.start_redis(port)
+        self.redis = processes.start_redis(port)
 
-    def log_of(self, worker: services.Service) -> str:
+    def log_of(self, worker: processes.Service) -> str:
         return (self.logs / f"{worker.name}.log").read_text(errors="replace")
 
 
 @pytest.fixture
 async def cluster(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Cluster]:
-    redis = services.start_redis()
+    redis = processes.start_redis()
     env = {
         **os.environ,
         **stack_env,

@@ -88,6 +88,16 @@ class Service:
             self.proc.wait()
 
 
+def exit_reason(returncode: int) -> str:
+    """How a process ended, as a person would say it: "was killed by SIGKILL", "exited with code 1"."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    except ValueError:  # a real-time signal has no name
+        return f"was killed by signal {-returncode}"
+
+
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     # ESRCH: the whole group is gone; EPERM: macOS, when only zombies are left in it.
     with contextlib.suppress(ProcessLookupError, PermissionError):
