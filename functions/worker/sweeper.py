@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imagepipe.announce import Outcome, announce, requeue
+from imagepipe.announce import Outcome, announce
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import ImageRecord, Status
 from imagepipe.retries import give_up, stuck_verdict
@@ -58,7 +58,7 @@ async def _recover(services: Services, record: ImageRecord, report: SweepReport)
     if verdict is not None:
         if await give_up(services.records, record.image_id, record.source.version, verdict):
             report.given_up += 1
-    elif await requeue(services, record):
+    elif (await announce(record.source, services, image_id=record.image_id)).outcome is Outcome.ENQUEUED:
         report.requeued += 1
 
 

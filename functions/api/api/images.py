@@ -14,7 +14,7 @@ from api.errors import ErrorBody
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
-from imagepipe.announce import Outcome, announce, requeue
+from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
 from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, Status, VariantOutput
@@ -161,7 +161,7 @@ async def reprocess_image(
     )
     if not requeued:
         raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
-    await requeue(services, record.model_copy(update={"recipe": recipe}), correlation_id(http))
+    await announce(record.source, services, image_id=image_id, correlation_id=correlation_id(http))
     count("Enqueued")
     return accepted(response, image_id)
 

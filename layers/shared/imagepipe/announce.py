@@ -1,5 +1,6 @@
-"""The one intake: an object version announced by the API upload, an S3 event, the recovery sweep or a
-replay becomes at most one job. Exactly-once lives here and in the job id (:func:`imagepipe.jobs.job_id`)."""
+"""The one intake: an object version announced by the API upload, an S3 event, the recovery sweep, a
+replay or a reprocess becomes at most one job. Exactly-once lives here and in the job id
+(:func:`imagepipe.jobs.job_id`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from imagepipe.errors import ImageTooLarge
-from imagepipe.jobs import enqueue_again, enqueue_record
+from imagepipe.jobs import enqueue_record
 from imagepipe.keys import image_id_for_object
-from imagepipe.models import ImageRecord, Recipe, SourceObject, Status
+from imagepipe.models import Recipe, SourceObject, Status
 from imagepipe.records import Registration
 from imagepipe.retries import give_up
 from imagepipe.services import Services
@@ -40,9 +41,11 @@ async def announce(
     recipe: Recipe | None = None,
     correlation_id: str | None = None,
 ) -> Announced:
-    """Register ``source`` on its record and queue it, once per version. ``image_id`` and ``recipe`` are
-    the API's (a new image); anything else derives the id from the key and gets the record's recipe (the
-    default for a new one). Stale, foreign, oversized and identical re-put versions are not queued."""
+    """Register ``source`` on its record and queue it unless its job is queued or running. ``image_id`` and
+    ``recipe`` are the API's (a new image); anything else derives the id from the key and gets the
+    record's recipe (the default for a new one). A record put back to ``queued`` (replay, reprocess) or
+    stuck (sweep) is announced with its own source and runs again. Stale, foreign, oversized and
+    identical re-put versions are not queued."""
     settings = services.settings
     if source.bucket != settings.upload_bucket:
         return Announced(None, Outcome.SKIPPED, f"bucket {source.bucket!r} is not the upload bucket")
@@ -60,14 +63,8 @@ async def announce(
         error = ImageTooLarge(f"the object has {source.size} bytes; the limit is {settings.max_upload_bytes}")
         await give_up(services.records, image_id, source.version, error)
         return Announced(image_id, Outcome.SKIPPED, error.message)
-    if registration is Registration.DUPLICATE and record.status is not Status.QUEUED:
+    if registration is Registration.DUPLICATE and record.status not in (Status.QUEUED, Status.PROCESSING):
         return Announced(image_id, Outcome.DUPLICATE, f"this version is already {record.status.value}")
     if not await enqueue_record(await services.queue(), record, correlation_id):
         return Announced(image_id, Outcome.DUPLICATE, "this version is already queued or running")
     return Announced(image_id, Outcome.ENQUEUED, registration.value)
-
-
-async def requeue(services: Services, record: ImageRecord, correlation_id: str | None = None) -> bool:
-    """Queue a record's version again after its record went back to ``queued`` (replay, reprocess) or
-    stopped moving (sweep); False while its job is queued or running."""
-    return await enqueue_again(await services.queue(), record, correlation_id)

@@ -95,9 +95,9 @@ async def enqueue_processing(
     return job is not None
 
 
-async def enqueue_again(pool: ArqRedis, record: ImageRecord, correlation_id: str | None = None) -> bool:
-    """Queue a record's version once more (replay, reprocess, recovery) unless its job is queued or running
-    now; True when queued."""
+async def enqueue_record(pool: ArqRedis, record: ImageRecord, correlation_id: str | None = None) -> bool:
+    """Queue the version and recipe a record tracks unless its job is queued or running now (a kept
+    result of an earlier run, which would make arq refuse the id, is forgotten); True when queued."""
     from arq.jobs import Job, JobStatus
 
     source = record.source
@@ -107,12 +107,6 @@ async def enqueue_again(pool: ArqRedis, record: ImageRecord, correlation_id: str
         return False
     if status is JobStatus.complete:
         await pool.delete(_result_key(jid))
-    return await enqueue_record(pool, record, correlation_id)
-
-
-async def enqueue_record(pool: ArqRedis, record: ImageRecord, correlation_id: str | None = None) -> bool:
-    """:func:`enqueue_processing` for the version and recipe a record tracks."""
-    source = record.source
     return await enqueue_processing(
         pool,
         image_id=record.image_id,

@@ -15,7 +15,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from imagepipe.announce import requeue
+from imagepipe.announce import Outcome, announce
 from imagepipe.models import ImageRecord, Status
 from imagepipe.services import Services
 from imagepipe.settings import get_settings
@@ -43,8 +43,8 @@ async def replay(
     for record in chosen:
         if not await asyncio.to_thread(records.requeue, record.image_id, record.source.version):
             continue  # it moved on meanwhile
-        await requeue(services, record)
-        queued.append(record)
+        if (await announce(record.source, services, image_id=record.image_id)).outcome is Outcome.ENQUEUED:
+            queued.append(record)
     return queued
 
 
