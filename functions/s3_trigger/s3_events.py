@@ -30,16 +30,22 @@ MAX_RECORDS = 1000  # S3 sends one per notification, SQS at most 10; anything bi
 MAX_KEY = 1024
 
 
+_DEFERRED = ConfigDict(defer_build=True)  # schemas built on first use, not at import: cold start is a product figure
+
+
 # moto's notifications (the local stack's) leave out the fields below, which imagepipe never reads
 class _Bucket(S3Bucket):
+    model_config = _DEFERRED
     ownerIdentity: S3OwnerIdentify | None = None  # type: ignore[assignment]
 
 
 class _Message(S3Message):
+    model_config = _DEFERRED
     bucket: _Bucket
 
 
 class _Record(S3RecordModel):
+    model_config = _DEFERRED
     userIdentity: S3Identity | None = None  # type: ignore[assignment]
     requestParameters: S3RequestParameters | None = None  # type: ignore[assignment]
     responseElements: S3ResponseElements | None = None  # type: ignore[assignment]
@@ -60,17 +66,19 @@ class _Record(S3RecordModel):
 
 
 class S3Notification(S3Model):
+    model_config = _DEFERRED
     Records: list[_Record] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[assignment]
 
 
 class S3TestEvent(BaseModel):
+    model_config = _DEFERRED
     Event: Literal["s3:TestEvent"]
 
 
 class _BridgeHead(BaseModel):
     """Enough of an EventBridge event to tell what happened before the whole is validated."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
     source: Literal["aws.s3"]
     detail_type: str = Field(alias="detail-type")
 
@@ -78,17 +86,17 @@ class _BridgeHead(BaseModel):
 class SqsSourced(BaseModel):
     """An SQS batch: its records carry S3 notifications in their bodies."""
 
+    model_config = _DEFERRED
     Records: list[_SqsRecordHead] = Field(min_length=1)
 
 
 class _SqsRecordHead(BaseModel):
+    model_config = _DEFERRED
     eventSource: Literal["aws:sqs"]
 
 
-SqsSourced.model_rebuild()
-
-
 class _Bounds(BaseModel):
+    model_config = _DEFERRED
     bucket: str = Field(min_length=1)
     key: str = Field(min_length=1, max_length=MAX_KEY)
     etag: str = Field(min_length=1)
