@@ -8,12 +8,11 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
-from imagepipe.errors import ImageTooLarge
 from imagepipe.jobs import enqueue_record
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import Recipe, SourceObject, Status
 from imagepipe.records import Registration
-from imagepipe.retries import give_up
+from imagepipe.retries import give_up, intake_verdict
 from imagepipe.services import Services
 
 
@@ -59,10 +58,9 @@ async def announce(
         return Announced(image_id, Outcome.SKIPPED, "an older version than the one already tracked")
     if registration is Registration.IDENTICAL:
         return Announced(image_id, Outcome.DUPLICATE, "the same content as the processed version (ETag and size)")
-    if source.size is not None and source.size > settings.max_upload_bytes:
-        error = ImageTooLarge(f"the object has {source.size} bytes; the limit is {settings.max_upload_bytes}")
-        await give_up(services.records, image_id, source.version, error)
-        return Announced(image_id, Outcome.SKIPPED, error.message)
+    if refusal := intake_verdict(source, settings):
+        await give_up(services.records, image_id, source.version, refusal)
+        return Announced(image_id, Outcome.SKIPPED, refusal.message)
     if registration is Registration.DUPLICATE and record.status not in (Status.QUEUED, Status.PROCESSING):
         return Announced(image_id, Outcome.DUPLICATE, f"this version is already {record.status.value}")
     if not await enqueue_record(await services.queue(), record, correlation_id):

@@ -1,4 +1,5 @@
-"""One error vocabulary: every failure code a record or a response can carry is a subclass here.
+"""One error vocabulary: every failure code a record can carry, and every one imagepipe raises, is a
+subclass here (the API maps only the framework's own HTTP errors, e.g. 405, by status).
 
 HTTP mapping lives in the API's exception handlers (``http_status``); whether a failure is retried or
 given up is decided in :mod:`imagepipe.retries` alone (``retryable``)."""

@@ -1,8 +1,8 @@
 """Retry or give up: the one place a failure's fate is decided and a record is failed.
 
 The worker asks :func:`retry_delay` after a failed try, the sweeper asks :func:`stuck_verdict` about a
-record that stopped moving, and the intake refuses what it must not queue; all three give up through
-:func:`give_up`.
+record that stopped moving, and the intake asks :func:`intake_verdict` about an announced version; all
+three give up through :func:`give_up`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 
-from imagepipe.errors import ImagePipeError, UploadMissing, WorkerCrashed
-from imagepipe.models import ErrorInfo, ImageRecord
+from imagepipe.errors import ImagePipeError, ImageTooLarge, UploadMissing, WorkerCrashed
+from imagepipe.models import ErrorInfo, ImageRecord, SourceObject
 from imagepipe.records import PENDING_VERSION, ImageRecords
 from imagepipe.settings import Settings
 
@@ -28,6 +28,13 @@ def retry_delay(error: ImagePipeError, job_try: int, settings: Settings) -> floa
     """Seconds until the next try of a job that raised ``error`` on try ``job_try``; None to give up."""
     if error.retryable and job_try < settings.max_tries:
         return backoff(job_try, base=settings.retry_base_seconds)
+    return None
+
+
+def intake_verdict(source: SourceObject, settings: Settings) -> ImagePipeError | None:
+    """Why an announced version must be failed without processing it; None to queue it."""
+    if source.size is not None and source.size > settings.max_upload_bytes:
+        return ImageTooLarge(f"the object has {source.size} bytes; the limit is {settings.max_upload_bytes}")
     return None
 
 
