@@ -40,14 +40,15 @@ class JobTelemetry:
     def keys(self) -> dict[str, str]:
         return {"image_id": self.image_id, "job_id": self.job_id, "correlation_id": self.correlation_id}
 
+    # stacklevel 3: the line logged is the caller's, past this method and Powertools' own wrapper
     def info(self, message: str, **extra: Any) -> None:
-        logger.info(message, extra={**self.keys, **extra}, stacklevel=2)
+        logger.info(message, extra={**self.keys, **extra}, stacklevel=3)
 
     def warning(self, message: str, **extra: Any) -> None:
-        logger.warning(message, extra={**self.keys, **extra}, stacklevel=2)
+        logger.warning(message, extra={**self.keys, **extra}, stacklevel=3)
 
     def exception(self, message: str, **extra: Any) -> None:
-        logger.exception(message, extra={**self.keys, **extra}, stacklevel=2)
+        logger.exception(message, extra={**self.keys, **extra}, stacklevel=3)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -48,9 +48,9 @@ def accepted(response: Response, image_id: str) -> ImageAccepted:
 
 
 def correlation_id(request: Request) -> str:
-    """The request's id: API Gateway's (set on the logger by the Lambda handler), the caller's
-    ``X-Correlation-Id``, else a new one. It travels with the job into the worker's logs."""
-    return logger.get_correlation_id() or request.headers.get("x-correlation-id") or uuid.uuid4().hex
+    """The caller's ``X-Correlation-Id``, else API Gateway's request id (set on the logger by the Lambda
+    handler), else a new one. It travels with the job into the worker's logs."""
+    return request.headers.get("x-correlation-id") or logger.get_correlation_id() or uuid.uuid4().hex
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
