@@ -55,7 +55,8 @@ async def process_image(
     recipe: dict[str, Any],
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out.
+    """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out (or
+    nothing, when the record no longer tracks this version or already finished it).
     ``correlation_id`` (optional, newer producers send it) ties the job's logs to the request or event."""
     wctx: WorkerContext = ctx["imagepipe"]
     settings = wctx.services.settings
