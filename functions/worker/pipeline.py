@@ -23,8 +23,6 @@ from imagepipe.retries import give_up, retry_delay
 from imagepipe.services import Services
 from observability import JobTelemetry
 
-ENGINE = "pillow"
-
 
 @dataclass
 class WorkerContext:
@@ -33,6 +31,7 @@ class WorkerContext:
     services: Services
     make_executor: Callable[[], Executor]
     limits: imaging.Limits
+    engine: str  # its name in the metrics: "pillow" is the only one today
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,7 +61,7 @@ async def process_image(
     settings = wctx.services.settings
     job_try: int = ctx.get("job_try", 1)
     jid = ctx.get("job_id") or job_id(image_id, version)
-    telemetry = JobTelemetry(image_id, jid, correlation_id or jid, ENGINE)
+    telemetry = JobTelemetry(image_id, jid, correlation_id or jid, wctx.engine)
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
     limit = settings.job_timeout_seconds * 0.9
     try:

@@ -42,6 +42,7 @@ def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
             max_frames=settings.max_frames,
             max_output_dimension=settings.max_output_dimension,
         ),
+        engine="pillow",
     )
 
 
