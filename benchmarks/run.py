@@ -188,8 +188,7 @@ async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -
     for index, data in enumerate(images):  # the uploads themselves are not the worker's work
         image_id = new_image_id()
         key = upload_key(image_id, f"{index}.jpg")
-        version = store.put_original(settings.upload_bucket, key, data, "image/jpeg")
-        source = SourceObject(bucket=settings.upload_bucket, key=key, version=version)
+        source = store.put_source(settings.upload_bucket, key, data, "image/jpeg")
         records.create(image_id, source, DEFAULT_RECIPE)
         staged.append((image_id, source))
     env = {**stack.env, "IMAGEPIPE_IMAGING_WORKERS": str(cores), "IMAGEPIPE_SWEEP_EVERY_SECONDS": "60"}

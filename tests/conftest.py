@@ -16,6 +16,9 @@ from arq.worker import Worker, create_worker
 
 import processes
 from imagepipe import aws, jobs, settings
+from imagepipe import services as imagepipe_services
+from imagepipe.records import ImageRecords
+from sam import LambdaRuntime, resolve_handler
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -85,6 +88,7 @@ def _reset_process_singletons() -> None:
     settings.get_settings.cache_clear()
     aws.s3_client.cache_clear()
     aws.dynamodb_client.cache_clear()
+    imagepipe_services.get_services.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -93,19 +97,39 @@ def s3(stack_env: dict[str, str]) -> Any:
 
 
 @pytest.fixture
+def records(stack_env: dict[str, str]) -> ImageRecords:
+    """The images table, read as a test sees the outcome."""
+    return ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"])
+
+
+@pytest.fixture
 async def api(stack_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The FastAPI app over ASGI, as uvicorn or Mangum would serve it."""
-    from api.services import get_services
     from app import app
 
-    get_services.cache_clear()
+    imagepipe_services.get_services.cache_clear()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://imagepipe.test") as client:
         yield client
-    pool = get_services()._pool
-    if pool is not None:
-        await pool.aclose()
-    get_services.cache_clear()
+    await imagepipe_services.get_services().close()
+    imagepipe_services.get_services.cache_clear()
+
+
+@pytest.fixture
+def runtime() -> Iterator[LambdaRuntime]:
+    """One warm Lambda execution environment (``sam local invoke``, emulated)."""
+    rt = LambdaRuntime()
+    yield rt
+    rt.close()
+
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+
+@pytest.fixture
+def trigger(stack_env: dict[str, str]) -> Handler:
+    """The S3 trigger's handler, resolved from template.yaml."""
+    return resolve_handler("S3TriggerFunction")
 
 
 RunWorker = Callable[[], Awaitable[Worker]]

@@ -11,24 +11,23 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from imagepipe import jobs
-from imagepipe.settings import get_settings
+from imagepipe.services import get_services
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef
 
 logger = Logger(service="imagepipe-backlog")
-settings = get_settings()
+# ECS and CloudWatch are this function's alone; settings and the Redis pool come from the shared services
 ecs = boto3.client("ecs")
 cloudwatch = boto3.client("cloudwatch")
 DIMENSIONS: list[DimensionTypeDef] = [{"Name": "service", "Value": "imagepipe-backlog"}]
+# One loop for the life of the execution environment, so the Redis pool survives between invocations.
+_runner = asyncio.Runner()
 
 
 async def queue_depth() -> tuple[int, int]:
-    pool = await jobs.connect(settings)
-    try:
-        return await jobs.queue_depth(pool, settings.queue_name)
-    finally:
-        await pool.aclose()
+    services = get_services()
+    return await jobs.queue_depth(await services.queue(), services.settings.queue_name)
 
 
 def running_workers() -> int:
@@ -45,7 +44,7 @@ def backlog_per_worker(depth: int, workers: int) -> float:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, float]:
-    depth, running = asyncio.run(queue_depth())
+    depth, running = _runner.run(queue_depth())
     workers = running_workers()
     backlog = backlog_per_worker(depth + running, workers)
     cloudwatch.put_metric_data(

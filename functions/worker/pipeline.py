@@ -1,39 +1,37 @@
-"""The ``process_image`` task: fetch, render off the event loop, store, record. Retry-or-fail is
-decided here and nowhere else."""
+"""The ``process_image`` task: fetch, render off the event loop, store, record. A failure's fate (retry
+or give up) is asked of :mod:`imagepipe.retries`, the one place it is decided."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from arq import Retry
+from aws_lambda_powertools.metrics import MetricUnit
 
 import imaging
-from imagepipe.errors import ImagePipeError, ProcessingTimeout, TransientError
+from imagepipe.errors import ImagePipeError, InternalError, ProcessingTimeout, TransientError
+from imagepipe.jobs import job_id
 from imagepipe.keys import output_key
-from imagepipe.models import ErrorInfo, VariantOutput
+from imagepipe.models import VariantOutput
 from imagepipe.recipes import parse_recipe
-from imagepipe.records import ImageRecords, StartOutcome
-from imagepipe.settings import Settings
-from imagepipe.storage import ImageStore
-
-log = logging.getLogger("imagepipe.worker")
+from imagepipe.records import StartOutcome
+from imagepipe.retries import give_up, retry_delay
+from imagepipe.services import Services
+from observability import JobTelemetry
 
 
 @dataclass
 class WorkerContext:
     """What every job of this worker process shares, built once at start-up."""
 
-    settings: Settings
-    store: ImageStore
-    records: ImageRecords
+    services: Services
     make_executor: Callable[[], Executor]
     limits: imaging.Limits
+    engine: str  # its name in the metrics: "pillow" is the only one today
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,68 +44,89 @@ class WorkerContext:
             self.executor = self.make_executor()
 
 
-def backoff(job_try: int, *, base: float, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter for transient failures."""
-    return random.uniform(0, min(cap, base * 2 ** (job_try - 1)))
-
-
 async def process_image(
-    ctx: dict[str, Any], *, image_id: str, bucket: str, key: str, version: str, recipe: dict[str, Any]
+    ctx: dict[str, Any],
+    *,
+    image_id: str,
+    bucket: str,
+    key: str,
+    version: str,
+    recipe: dict[str, Any],
+    correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out."""
+    """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out (or
+    nothing, when the record no longer tracks this version or already finished it).
+    ``correlation_id`` (optional, newer producers send it) ties the job's logs to the request or event."""
     wctx: WorkerContext = ctx["imagepipe"]
+    settings = wctx.services.settings
     job_try: int = ctx.get("job_try", 1)
+    jid = ctx.get("job_id") or job_id(image_id, version)
+    telemetry = JobTelemetry(image_id, jid, correlation_id or jid, wctx.engine)
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
-    limit = wctx.settings.job_timeout_seconds * 0.9
+    limit = settings.job_timeout_seconds * 0.9
     try:
         try:
             async with asyncio.timeout(limit):
-                return await _process(wctx, image_id, bucket, key, version, recipe)
+                return await _process(wctx, telemetry, bucket, key, version, recipe)
         except TimeoutError as exc:
             raise ProcessingTimeout(f"processing took longer than {limit:.0f}s") from exc
+        except ImagePipeError:
+            raise
+        except Exception as exc:
+            telemetry.exception("unexpected failure")
+            raise InternalError(f"{type(exc).__name__}: {exc}") from exc
     except ImagePipeError as exc:
-        if exc.retryable and job_try < wctx.settings.max_tries:
-            delay = backoff(job_try, base=wctx.settings.retry_base_seconds)
-            log.warning("transient failure of %s (try %d), retrying in %.1fs: %s", image_id, job_try, delay, exc)
+        delay = retry_delay(exc, job_try, settings)
+        if delay is not None:
+            telemetry.warning("failed, will retry", code=exc.code, error=exc.message, job_try=job_try, delay=delay)
+            telemetry.count("Retries")
             raise Retry(defer=delay) from exc
-        await _fail(wctx, image_id, version, exc.code, exc.message)
+        telemetry.warning("failed", code=exc.code, error=exc.message, job_try=job_try)
+        telemetry.failed(exc.code)
+        await give_up(wctx.services.records, image_id, version, exc)
         return {"image_id": image_id, "status": "failed", "code": exc.code}
-    except Exception as exc:
-        log.exception("unexpected failure of %s", image_id)
-        await _fail(wctx, image_id, version, "internal_error", f"{type(exc).__name__}: {exc}")
-        return {"image_id": image_id, "status": "failed", "code": "internal_error"}
+    finally:
+        telemetry.flush()
 
 
 async def _process(
-    wctx: WorkerContext, image_id: str, bucket: str, key: str, version: str, raw_recipe: dict[str, Any]
+    wctx: WorkerContext, telemetry: JobTelemetry, bucket: str, key: str, version: str, raw_recipe: dict[str, Any]
 ) -> dict[str, Any]:
-    settings = wctx.settings
-    outcome = await asyncio.to_thread(wctx.records.start, image_id, version)
+    services, image_id = wctx.services, telemetry.image_id
+    settings = services.settings
+    outcome = await asyncio.to_thread(services.records.start, image_id, version)
     if outcome is not StartOutcome.STARTED:
-        log.info("skipping %s version %s: %s", image_id, version, outcome.value)
+        telemetry.info("skipped", version=version, reason=outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
     recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
-    data = await asyncio.to_thread(wctx.store.get_original, bucket, key, version, settings.max_upload_bytes)
+    with telemetry.stage("download"):
+        data = await asyncio.to_thread(services.store.get_original, bucket, key, version, settings.max_upload_bytes)
+    telemetry.count("BytesIn", len(data), MetricUnit.Bytes)
     loop = asyncio.get_running_loop()
     executor = wctx.executor
     try:
-        rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
+        with telemetry.stage("render"):
+            rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
     except BrokenExecutor as exc:
         wctx.renew_executor(executor)
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
-    outputs = await asyncio.gather(*(_store_variant(wctx, image_id, v) for v in rendered.variants))
-    if not await asyncio.to_thread(wctx.records.succeed, image_id, version, list(outputs), rendered.metadata):
-        log.info("record of %s moved on while version %s was processed", image_id, version)
+    with telemetry.stage("store"):
+        outputs = await asyncio.gather(*(_store_variant(services, image_id, v) for v in rendered.variants))
+        stored = await asyncio.to_thread(services.records.succeed, image_id, version, list(outputs), rendered.metadata)
+    telemetry.count("BytesOut", sum(o.bytes for o in outputs), MetricUnit.Bytes)
+    if not stored:
+        telemetry.info("record moved on while this version was processed", version=version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
+    telemetry.info("processed", variants=[o.name for o in outputs])
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
-async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:
-    settings = wctx.settings
+async def _store_variant(services: Services, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:
+    settings = services.settings
     key = output_key(image_id, variant.name, variant.format.extension, settings.output_prefix)
     await asyncio.to_thread(
-        wctx.store.put_variant, settings.output_bucket, key, variant.data, variant.format.content_type
+        services.store.put_variant, settings.output_bucket, key, variant.data, variant.format.content_type
     )
     return VariantOutput(
         name=variant.name,
@@ -117,8 +136,3 @@ async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.Re
         format=variant.format,
         bytes=len(variant.data),
     )
-
-
-async def _fail(wctx: WorkerContext, image_id: str, version: str, code: str, message: str) -> None:
-    log.warning("image %s failed: %s: %s", image_id, code, message)
-    await asyncio.to_thread(wctx.records.fail, image_id, version, ErrorInfo(code=code, message=message))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -17,27 +16,11 @@ from redis.exceptions import RedisError
 
 import imaging
 from imagepipe import jobs, liveness
-from imagepipe.aws import dynamodb_client, s3_client
-from imagepipe.records import ImageRecords
+from imagepipe.services import Services
 from imagepipe.settings import Settings, get_settings
-from imagepipe.storage import ImageStore
+from observability import logger
 from pipeline import WorkerContext, process_image
 from sweeper import sweep
-
-log = logging.getLogger("imagepipe.worker")
-
-
-def _log_to_stderr() -> None:
-    """arq's CLI configures only its own logger; give imagepipe's the same treatment, once."""
-    logger = logging.getLogger("imagepipe")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-
-
-_log_to_stderr()
 
 
 def imaging_executor(settings: Settings) -> Executor:
@@ -49,17 +32,17 @@ def imaging_executor(settings: Settings) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def build_context(settings: Settings) -> WorkerContext:
+def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
+    """The process's services over arq's own pool, an imaging executor and the decoder limits."""
     return WorkerContext(
-        settings=settings,
-        store=ImageStore(s3_client()),
-        records=ImageRecords(dynamodb_client(), settings.table_name),
+        services=Services.build(settings, pool),
         make_executor=lambda: imaging_executor(settings),
         limits=imaging.Limits(
             max_pixels=settings.max_pixels,
             max_frames=settings.max_frames,
             max_output_dimension=settings.max_output_dimension,
         ),
+        engine="pillow",
     )
 
 
@@ -69,13 +52,13 @@ async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
         try:
             await liveness.beat(redis, member, settings.heartbeat_ttl_seconds)
         except (RedisError, OSError) as exc:  # a Redis blip must not kill the worker
-            log.warning("heartbeat failed: %s", exc)
+            logger.warning("heartbeat failed", extra={"error": str(exc)})
         await asyncio.sleep(settings.heartbeat_seconds)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
-    ctx["imagepipe"] = build_context(settings)
+    ctx["imagepipe"] = build_context(settings, ctx["redis"])
     ctx["worker_id"] = liveness.worker_id()
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings))
 

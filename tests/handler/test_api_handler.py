@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,17 +50,10 @@ def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
 @pytest.fixture
 def api_handler(stack_env: dict[str, str]) -> Any:
     handler = resolve_handler("ApiFunction")
-    from api.services import get_services
+    from api.observability import metrics
 
-    get_services.cache_clear()
+    metrics.clear_metrics()  # a fresh execution environment: nothing left by ASGI tests, which never flush
     return handler
-
-
-@pytest.fixture
-def runtime() -> Iterator[LambdaRuntime]:
-    rt = LambdaRuntime()
-    yield rt
-    rt.close()
 
 
 async def test_template_handler_accepts_a_base64_multipart_upload(

@@ -5,28 +5,45 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import CORPUS, REPO, load_event
-from imagepipe import aws, jobs
+from conftest import CORPUS, REPO, Handler, load_event
+from factories import aimed
+from imagepipe import jobs
 from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
-from sam import LambdaRuntime, resolve_handler
+from sam import LambdaRuntime
 
-Handler = Any
 CORPUS_EVENTS = sorted(
     [*(CORPUS / "events" / "s3").glob("*.json"), *(CORPUS / "events" / "eventbridge").glob("*.json")]
 )
-OUR_EVENTS = sorted(p for p in (REPO / "events").glob("*.json") if not p.name.startswith("api-"))
-
-
-@pytest.fixture
-def trigger(stack_env: dict[str, str]) -> Handler:
-    return resolve_handler("S3TriggerFunction")
+OUR_EVENTS = sorted(p for p in (REPO / "events").glob("*.json") if p.name.startswith(("s3-", "sqs-", "eventbridge-")))
+QUEUED = "queued"  # enqueued, or a duplicate of a version another sample already announced
+SQS_OK = "sqs: no failed message"
+NOT_OURS = "is not the upload bucket"
+OUTSIDE = "key outside"
+# What each sample must come to, as sent (its own bucket) and re-aimed at this test's upload bucket
+EXPECTED: dict[str, tuple[str, str]] = {
+    "S3Put.json": (NOT_OURS, NOT_OURS),  # SAM's template: bucket "{{{bucket}}}"
+    "s3-event.json": (NOT_OURS, OUTSIDE),
+    "s3Event.json": (NOT_OURS, OUTSIDE),
+    "s3EventDecodedKey.json": (NOT_OURS, OUTSIDE),
+    "s3EventDeleteObject.json": ("ObjectRemoved:Delete", "ObjectRemoved:Delete"),
+    "s3SqsEvent.json": (SQS_OK, SQS_OK),
+    "s3EventBridgeNotificationObjectCreatedEvent.json": (NOT_OURS, OUTSIDE),
+    "s3EventBridgeNotificationObjectDeletedEvent.json": ("'Object Deleted'", "'Object Deleted'"),
+    "eventbridge-object-created.json": (NOT_OURS, QUEUED),
+    "s3-delete.json": ("ObjectRemoved:Delete", "ObjectRemoved:Delete"),
+    "s3-put-many.json": (NOT_OURS, QUEUED),
+    "s3-put-outside-prefix.json": (NOT_OURS, OUTSIDE),
+    "s3-put.json": (NOT_OURS, QUEUED),
+    "s3-test-event.json": ("s3:TestEvent", "s3:TestEvent"),
+    "sqs-s3-batch.json": (SQS_OK, SQS_OK),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -40,21 +57,6 @@ async def empty_queue(stack_env: dict[str, str]) -> AsyncIterator[None]:
         await pool.aclose()
 
 
-@pytest.fixture
-def runtime() -> Iterator[LambdaRuntime]:
-    rt = LambdaRuntime()
-    yield rt
-    rt.close()
-
-
-def aimed(event: dict[str, Any], bucket: str) -> dict[str, Any]:
-    """The event re-aimed at this test's upload bucket (sample events name another bucket)."""
-    text = json.dumps(event)
-    for name in ("imagepipe-uploads", "example-bucket", "xxx", "lambda-artifacts-deafc19498e3f2df", "sourcebucket"):
-        text = text.replace(f'"{name}"', f'"{bucket}"').replace(f'\\"{name}\\"', f'\\"{bucket}\\"')
-    return json.loads(text)  # type: ignore[no-any-return]
-
-
 def outcomes(response: dict[str, Any]) -> list[dict[str, Any]]:
     assert set(response) == {"results"}, response
     results: list[dict[str, Any]] = response["results"]
@@ -64,27 +66,38 @@ def outcomes(response: dict[str, Any]) -> list[dict[str, Any]]:
     return results
 
 
+def test_every_sample_event_has_an_expectation() -> None:
+    assert {p.name for p in CORPUS_EVENTS + OUR_EVENTS} == set(EXPECTED)
+
+
 @pytest.mark.parametrize("path", CORPUS_EVENTS + OUR_EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
-async def test_every_sample_event_is_enqueued_or_skipped_with_a_reason(
+async def test_every_sample_event_is_enqueued_or_skipped_for_its_reason(
     path: Path, trigger: Handler, runtime: LambdaRuntime, stack_env: dict[str, str]
 ) -> None:
     event = json.loads(path.read_text())
-    for candidate in (event, aimed(event, stack_env["IMAGEPIPE_UPLOAD_BUCKET"])):
+    for candidate, expected in zip(
+        (event, aimed(event, stack_env["IMAGEPIPE_UPLOAD_BUCKET"])), EXPECTED[path.name], strict=True
+    ):
         response = await runtime.invoke(trigger, candidate)
-        if "batchItemFailures" in response:
+        if expected == SQS_OK:
             assert response == {"batchItemFailures": []}
+            continue
+        results = outcomes(response)
+        if expected == QUEUED:
+            assert {r["outcome"] for r in results} <= {"enqueued", "duplicate"}, results
         else:
-            assert outcomes(response)
+            assert [r["outcome"] for r in results] == ["skipped"] * len(results), results
+            assert all(expected in r["reason"] for r in results), results
 
 
 async def test_s3_put_is_enqueued_with_its_key_decoded(
-    trigger: Handler, runtime: LambdaRuntime, stack_env: dict[str, str]
+    trigger: Handler, runtime: LambdaRuntime, stack_env: dict[str, str], records: ImageRecords
 ) -> None:
     event = aimed(load_event("s3-put.json"), stack_env["IMAGEPIPE_UPLOAD_BUCKET"])
     event["Records"][0]["s3"]["object"]["key"] = "uploads/photos/only+here.jpg"
     first = outcomes(await runtime.invoke(trigger, event))
     assert [r["outcome"] for r in first] == ["enqueued"]
-    record = ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"]).get(first[0]["image_id"])
+    record = records.get(first[0]["image_id"])
     assert record is not None
     assert record.source.key == "uploads/photos/only here.jpg"
     assert record.source.version == "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
@@ -109,26 +122,42 @@ async def test_skips_say_why(
 
 
 async def test_oversized_object_is_refused_on_its_record(
-    trigger: Handler, runtime: LambdaRuntime, stack_env: dict[str, str]
+    trigger: Handler, runtime: LambdaRuntime, stack_env: dict[str, str], records: ImageRecords
 ) -> None:
     event = aimed(load_event("s3-put.json"), stack_env["IMAGEPIPE_UPLOAD_BUCKET"])
     obj = event["Records"][0]["s3"]["object"]
     obj.update(key="uploads/huge.tif", size=10**12, versionId="huge-version")
     results = outcomes(await runtime.invoke(trigger, event))
     assert results[0]["outcome"] == "skipped" and "limit" in results[0]["reason"]
-    record = ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"]).get(results[0]["image_id"])
+    record = records.get(results[0]["image_id"])
     assert record is not None and record.error is not None
     assert (record.status.value, record.error.code) == ("failed", "too_large")
 
 
 @pytest.mark.parametrize(
     "event",
-    [{}, {"Records": []}, {"Records": [{"eventSource": "aws:s3"}]}, {"Records": "x"}, {"source": "aws.s3"}],
-    ids=["empty", "no-records", "no-s3", "records-not-a-list", "bridge-no-detail"],
+    [
+        {},
+        {"Records": []},
+        {"Records": [{"eventSource": "aws:s3"}]},
+        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]},
+        {"Records": "x"},
+        {"source": "aws.s3"},
+        {"source": "aws.s3", "detail-type": "Object Created", "detail": {"object": {"key": "uploads/a"}}},
+        ["not", "an", "object"],
+    ],
+    ids=[
+        "empty",
+        "no-records",
+        "no-s3",
+        "creation-without-object",
+        "records-not-a-list",
+        "bridge-no-detail",
+        "bridge-without-etag",
+        "not-an-object",
+    ],
 )
-async def test_malformed_events_are_skipped_not_crashes(
-    event: dict[str, Any], trigger: Handler, runtime: LambdaRuntime
-) -> None:
+async def test_malformed_events_are_skipped_not_crashes(event: Any, trigger: Handler, runtime: LambdaRuntime) -> None:
     results = outcomes(await runtime.invoke(trigger, event))
     assert [r["outcome"] for r in results] == ["skipped"]
     assert "malformed" in results[0]["reason"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import CORPUS, RunWorker, corpus
+from factories import uploaded
 from imagepipe.settings import get_settings
 
 VALID = ("baseline", "modes", "animated", "orientation", "other_formats")
@@ -37,13 +37,7 @@ def images(*folders: str) -> list[Path]:
 
 
 async def upload_all(api: httpx.AsyncClient, paths: list[Path]) -> dict[Path, str]:
-    ids = {}
-    for path in paths:
-        files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
-        resp = await api.post("/images", files=files, data={"recipe": json.dumps(RECIPE)})
-        assert resp.status_code == 202, (path, resp.text)
-        ids[path] = resp.json()["image_id"]
-    return ids
+    return {path: await uploaded(api, *path.relative_to(CORPUS).parts, recipe=RECIPE) for path in paths}
 
 
 @pytest.fixture

@@ -1,86 +1,59 @@
 """Exactly-once effect with real Redis, moto and the real worker: repeated announcements of one version
-are processed once, a new version wins, and a late event for an older version changes nothing."""
+are processed once, a new version wins, an identical re-put is not processed again, and a late event for
+an older version changes nothing."""
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from conftest import RunWorker, corpus, load_event
-from imagepipe import aws
+from conftest import Handler, RunWorker, corpus
+from factories import head, put, s3_notification, uploaded
 from imagepipe.models import ImageRecord
 from imagepipe.records import ImageRecords
-from imagepipe.settings import get_settings
-from sam import LambdaRuntime, resolve_handler
+from sam import LambdaRuntime
 
 
-@pytest.fixture
-def trigger(stack_env: dict[str, str]) -> Any:
-    return resolve_handler("S3TriggerFunction")
+def image(name: str) -> bytes:
+    return corpus("images", *name.split("/")).read_bytes()
 
 
-@pytest.fixture
-def runtime() -> Iterator[LambdaRuntime]:
-    rt = LambdaRuntime()
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def records(stack_env: dict[str, str]) -> ImageRecords:
-    return ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"])
-
-
-def put(key: str, image: str) -> dict[str, Any]:
-    """Write an object into the upload bucket as any client would; returns its head."""
-    bucket = get_settings().upload_bucket
-    aws.s3_client().put_object(Bucket=bucket, Key=key, Body=corpus("images", *image.split("/")).read_bytes())
-    head = aws.s3_client().head_object(Bucket=bucket, Key=key)
-    return {"key": key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"'), "versionId": head["VersionId"]}
-
-
-def notification(obj: dict[str, Any], sequencer: str) -> dict[str, Any]:
-    """The S3 notification S3 would send for ``obj`` (key URL-encoded, as S3 does)."""
-    event = copy.deepcopy(load_event("s3-put.json"))
-    record = event["Records"][0]
-    record["s3"]["bucket"]["name"] = get_settings().upload_bucket
-    record["s3"]["object"] = {**obj, "key": obj["key"].replace(" ", "+"), "sequencer": sequencer}
-    return event
-
-
-async def announce(runtime: LambdaRuntime, trigger: Any, event: dict[str, Any]) -> list[str]:
+async def announce(runtime: LambdaRuntime, trigger: Handler, event: dict[str, Any]) -> list[str]:
     response = await runtime.invoke(trigger, event)
     return [r["outcome"] for r in response["results"]]
 
 
-async def api_upload(api: httpx.AsyncClient, records: ImageRecords, image: str) -> tuple[ImageRecord, dict[str, Any]]:
-    """Upload through the API; returns the record and the object as an S3 event describes it."""
-    path = corpus("images", *image.split("/"))
-    accepted = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/png")})).json()
-    record = records.get(accepted["image_id"])
-    assert record is not None
-    head = aws.s3_client().head_object(Bucket=record.source.bucket, Key=record.source.key)
-    obj = {"key": record.source.key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}
-    return record, {**obj, "versionId": head["VersionId"]}
+async def image_id_of(runtime: LambdaRuntime, trigger: Handler, event: dict[str, Any]) -> str:
+    return str((await runtime.invoke(trigger, event))["results"][0]["image_id"])
+
+
+async def first_version(
+    runtime: LambdaRuntime, trigger: Handler, run_worker: RunWorker, records: ImageRecords, key: str, name: str
+) -> tuple[dict[str, Any], ImageRecord]:
+    """Put ``name`` under ``key``, announce it as S3 would and process it; the object and its record."""
+    v1 = put(key, image(name))
+    assert await announce(runtime, trigger, s3_notification(v1, "0062A1B2C3D4E5F601")) == ["enqueued"]
+    assert (await run_worker()).jobs_complete == 1
+    record = records.get(await image_id_of(runtime, trigger, s3_notification(v1, "0062A1B2C3D4E5F601")))
+    assert record is not None and record.status.value == "succeeded"
+    return v1, record
 
 
 async def test_repeated_deliveries_and_the_api_process_once(
-    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
 ) -> None:
-    record, obj = await api_upload(api, records, "baseline/hopper.jpg")
-    accepted = {"image_id": record.image_id}
-    event = notification(obj, "0062A1B2C3D4E5F601")
-    for _ in range(3):  # S3 delivers at least once
+    image_id = await uploaded(api, "images", "baseline", "hopper.jpg")
+    uploaded_record = records.get(image_id)
+    assert uploaded_record is not None
+    event = s3_notification(head(uploaded_record.source.key), "0062A1B2C3D4E5F601")
+    for _ in range(3):  # S3 delivers at least once; the API registered the version already
         assert await announce(runtime, trigger, event) == ["duplicate"]
 
     worker = await run_worker()
     assert worker.jobs_complete == 1
-    done = records.get(accepted["image_id"])
+    done = records.get(image_id)
     assert done is not None and done.status.value == "succeeded" and done.attempts == 1
     assert done.source.sequencer == "0062A1B2C3D4E5F601"  # the event filled in what the API could not know
     assert await announce(runtime, trigger, event) == ["duplicate"]
@@ -88,19 +61,16 @@ async def test_repeated_deliveries_and_the_api_process_once(
 
 
 async def test_a_new_version_is_processed_and_wins_and_a_late_old_event_is_ignored(
-    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
 ) -> None:
     key = f"uploads/camera roll/{uuid.uuid4().hex}.jpg"
-    v1 = put(key, "baseline/hopper.jpg")
-    assert await announce(runtime, trigger, notification(v1, "0062A1B2C3D4E5F601")) == ["enqueued"]
-    await run_worker()
-    image_id = (await runtime.invoke(trigger, notification(v1, "0062A1B2C3D4E5F601")))["results"][0]["image_id"]
-    first = records.get(image_id)
-    assert first is not None and first.metadata is not None
-    assert (first.status.value, first.metadata.width, first.source.key) == ("succeeded", 128, key)
+    v1, first = await first_version(runtime, trigger, run_worker, records, key, "baseline/hopper.jpg")
+    image_id = first.image_id
+    assert first.metadata is not None
+    assert (first.metadata.width, first.source.key) == (128, key)
 
-    v2 = put(key, "orientation/Landscape_1.jpg")  # overwrite: a new version of the same key
-    assert await announce(runtime, trigger, notification(v2, "0062A1B2C3D4E5F6FF")) == ["enqueued"]
+    v2 = put(key, image("orientation/Landscape_1.jpg"))  # overwrite: a new version of the same key
+    assert await announce(runtime, trigger, s3_notification(v2, "0062A1B2C3D4E5F6FF")) == ["enqueued"]
     await run_worker()
     second = records.get(image_id)
     assert second is not None and second.metadata is not None
@@ -108,36 +78,63 @@ async def test_a_new_version_is_processed_and_wins_and_a_late_old_event_is_ignor
     assert second.attempts == 1
 
     # S3's late, duplicate delivery of the first version's event
-    assert await announce(runtime, trigger, notification(v1, "0062A1B2C3D4E5F601")) == ["skipped"]
+    assert await announce(runtime, trigger, s3_notification(v1, "0062A1B2C3D4E5F601")) == ["skipped"]
     assert (await run_worker()).jobs_complete == 0
     assert records.get(image_id) == second
 
 
+async def test_the_same_bytes_put_again_are_not_processed_again(
+    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
+) -> None:
+    key = f"uploads/sync/{uuid.uuid4().hex}.png"
+    v1, processed = await first_version(runtime, trigger, run_worker, records, key, "baseline/hopper.png")
+    image_id = processed.image_id
+
+    v2 = put(key, image("baseline/hopper.png"))  # `aws s3 sync` or a client retry: a new version, same bytes
+    assert v2["versionId"] != v1["versionId"] and v2["eTag"] == v1["eTag"]
+    assert await announce(runtime, trigger, s3_notification(v2, "0062A1B2C3D4E5F6FF")) == ["duplicate"]
+    assert (await run_worker()).jobs_complete == 0
+    kept = records.get(image_id)
+    assert kept is not None
+    assert (kept.status.value, kept.source.version, kept.attempts) == ("succeeded", v2["versionId"], 1)
+    assert (kept.variants, kept.metadata) == (processed.variants, processed.metadata)
+    assert await announce(runtime, trigger, s3_notification(v2, "0062A1B2C3D4E5F6FF")) == ["duplicate"]  # redelivered
+
+    v3 = put(key, image("modes/transparent.png"))  # different bytes: processed again
+    assert await announce(runtime, trigger, s3_notification(v3, "0062A1B2C3D4E5F700")) == ["enqueued"]
+    assert (await run_worker()).jobs_complete == 1
+    redone = records.get(image_id)
+    assert redone is not None and redone.metadata is not None
+    assert (redone.status.value, redone.source.version, redone.metadata.width) == ("succeeded", v3["versionId"], 200)
+
+
 async def test_an_older_version_queued_behind_a_newer_one_is_skipped(
-    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
 ) -> None:
     key = f"uploads/{uuid.uuid4().hex}.png"
-    v1 = put(key, "baseline/hopper.png")
-    v2 = put(key, "modes/transparent.png")
-    assert await announce(runtime, trigger, notification(v1, "00AA01")) == ["enqueued"]
-    assert await announce(runtime, trigger, notification(v2, "00AA02")) == ["enqueued"]
+    v1 = put(key, image("baseline/hopper.png"))
+    v2 = put(key, image("modes/transparent.png"))
+    assert await announce(runtime, trigger, s3_notification(v1, "00AA01")) == ["enqueued"]
+    assert await announce(runtime, trigger, s3_notification(v2, "00AA02")) == ["enqueued"]
     worker = await run_worker()
     assert worker.jobs_complete == 2  # v1's job ran and stood down: its version is no longer the record's
-    image_id = (await runtime.invoke(trigger, notification(v2, "00AA02")))["results"][0]["image_id"]
-    record = records.get(image_id)
+    record = records.get(await image_id_of(runtime, trigger, s3_notification(v2, "00AA02")))
     assert record is not None and record.metadata is not None
     assert (record.status.value, record.source.version, record.metadata.width) == ("succeeded", v2["versionId"], 200)
     assert record.attempts == 1
 
 
-async def test_an_event_without_version_id_keeps_the_uploads_version(
-    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Any, records: ImageRecords
+async def test_an_event_without_version_id_is_the_same_upload_by_its_etag(
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
 ) -> None:
-    """moto (and S3 for an unversioned bucket) leave versionId out: the trigger looks it up by ETag."""
-    record, obj = await api_upload(api, records, "baseline/hopper.png")
-    accepted = {"image_id": record.image_id}
+    """moto (and S3 for an unversioned bucket) leave versionId out: the event names the version by its
+    ETag, which is also the content the API registered, so it is a duplicate and processed once."""
+    image_id = await uploaded(api, "images", "baseline", "hopper.png")
+    record = records.get(image_id)
+    assert record is not None
+    obj = head(record.source.key)
     del obj["versionId"]
-    assert await announce(runtime, trigger, notification(obj, "")) == ["duplicate"]
+    assert await announce(runtime, trigger, s3_notification(obj)) == ["duplicate"]
     assert (await run_worker()).jobs_complete == 1
-    done = records.get(accepted["image_id"])
-    assert done is not None and (done.status.value, done.source.version) == ("succeeded", record.source.version)
+    done = records.get(image_id)
+    assert done is not None and done.status.value == "succeeded"

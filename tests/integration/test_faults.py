@@ -14,10 +14,11 @@ import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from conftest import RunWorker, corpus
-from imagepipe import aws, jobs
-from imagepipe.records import ImageRecords
+from conftest import RunWorker
+from factories import uploaded
+from imagepipe import aws
 from imagepipe.replay import replay
+from imagepipe.services import Services
 from imagepipe.settings import Settings, get_settings
 
 
@@ -42,10 +43,7 @@ class Outage:
 
 
 async def upload(api: httpx.AsyncClient) -> str:
-    path = corpus("images", "baseline", "hopper.jpg")
-    resp = await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")})
-    assert resp.status_code == 202
-    return str(resp.json()["image_id"])
+    return await uploaded(api, "images", "baseline", "hopper.jpg")
 
 
 async def test_s3_outage_is_retried_until_it_passes(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
@@ -84,12 +82,11 @@ async def test_lasting_outage_gives_up_as_a_dead_letter_and_replays(
     assert stats["dead_letters"] == before + 1
     assert (stats["depth"], stats["in_progress"]) == (0, 0)
 
-    pool = await jobs.connect(settings)
+    services = Services.build(settings)
     try:
-        records = ImageRecords(aws.dynamodb_client(), settings.table_name)
-        replayed = await replay(records, pool, image_ids=[image_id])
+        replayed = await replay(services, image_ids=[image_id])
     finally:
-        await pool.aclose()
+        await services.close()
     assert [r.image_id for r in replayed] == [image_id]
     await run_worker()
     record = (await api.get(f"/images/{image_id}")).json()

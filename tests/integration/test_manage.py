@@ -8,15 +8,13 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import RunWorker, corpus
+from conftest import RunWorker
+from factories import uploaded
 from imagepipe.settings import get_settings
 
 
 async def processed(api: httpx.AsyncClient, run_worker: RunWorker) -> dict[str, Any]:
-    path = corpus("images", "baseline", "hopper.jpg")
-    image_id = (await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")})).json()[
-        "image_id"
-    ]
+    image_id = await uploaded(api, "images", "baseline", "hopper.jpg")
     await run_worker()
     record: dict[str, Any] = (await api.get(f"/images/{image_id}")).json()
     assert record["status"] == "succeeded"

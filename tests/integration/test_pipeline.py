@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 from PIL import Image
 
-from conftest import RunWorker, corpus
+from conftest import RunWorker
+from factories import upload
 from imagepipe import jobs, liveness
 from imagepipe.models import DEFAULT_RECIPE, Recipe
 from imagepipe.settings import get_settings
-
-
-async def upload(api: httpx.AsyncClient, *parts: str, recipe: dict[str, Any] | None = None) -> httpx.Response:
-    path = corpus(*parts)
-    data = {"recipe": json.dumps(recipe)} if recipe else None
-    return await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/jpeg")}, data=data)
 
 
 async def test_upload_is_processed_into_every_variant(api: httpx.AsyncClient, run_worker: RunWorker, s3: Any) -> None:

@@ -18,12 +18,13 @@ from PIL import Image
 
 import processes
 from conftest import REPO, corpus
-from imagepipe import aws, jobs
+from imagepipe import aws
+from imagepipe.announce import Outcome, announce
 from imagepipe.keys import new_image_id, upload_key
-from imagepipe.models import SourceObject, Status
+from imagepipe.models import Status
 from imagepipe.records import ImageRecords
+from imagepipe.services import Services
 from imagepipe.settings import Settings
-from imagepipe.storage import ImageStore
 
 pytestmark = pytest.mark.slow
 
@@ -95,26 +96,17 @@ async def cluster(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Cl
     c.redis.stop()
 
 
-@pytest.fixture
-def records(stack_env: dict[str, str]) -> ImageRecords:
-    return ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"])
-
-
 async def submit(cluster: Cluster, records: ImageRecords, path: Path) -> str:
-    """What the API does for an upload: original in S3, a queued record, a job."""
+    """What the API does for an upload: original in S3, announced (a queued record, a job)."""
     settings = cluster.settings
     image_id = new_image_id()
     key = upload_key(image_id, path.name)
-    version = ImageStore(aws.s3_client()).put_original(settings.upload_bucket, key, path.read_bytes(), "image/png")
-    source = SourceObject(bucket=settings.upload_bucket, key=key, version=version)
-    assert records.create(image_id, source, settings.default_recipe)
-    pool = await jobs.connect(settings)
+    services = Services.build(settings)
     try:
-        assert await jobs.enqueue_processing(
-            pool, image_id=image_id, bucket=source.bucket, key=key, version=version, recipe=settings.default_recipe
-        )
+        source = services.store.put_source(settings.upload_bucket, key, path.read_bytes(), "image/png")
+        assert (await announce(source, services, image_id=image_id)).outcome is Outcome.ENQUEUED
     finally:
-        await pool.aclose()
+        await services.close()
     return image_id
 
 

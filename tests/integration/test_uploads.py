@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import RunWorker, corpus, load_event
-from imagepipe import aws
+from conftest import Handler, RunWorker, corpus
+from factories import head, s3_notification, uploaded
 from imagepipe.settings import get_settings
-from sam import LambdaRuntime, resolve_handler
-
-
-@pytest.fixture
-def runtime() -> Iterator[LambdaRuntime]:
-    rt = LambdaRuntime()
-    yield rt
-    rt.close()
+from sam import LambdaRuntime
 
 
 async def presign(api: httpx.AsyncClient, size: int, **extra: Any) -> httpx.Response:
@@ -29,7 +21,7 @@ async def presign(api: httpx.AsyncClient, size: int, **extra: Any) -> httpx.Resp
 
 
 async def test_presigned_post_upload_is_processed_and_listed(
-    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, stack_env: dict[str, str]
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler
 ) -> None:
     data = corpus("images", "orientation", "Landscape_6.jpg").read_bytes()
     recipe = {"variants": [{"name": "small", "width": 300, "format": "webp"}]}
@@ -45,17 +37,8 @@ async def test_presigned_post_upload_is_processed_and_listed(
     assert upload.status_code in (200, 204), upload.text
 
     # S3 would now send its event; moto does not call Lambda, so hand the trigger what S3 sends
-    head = aws.s3_client().head_object(Bucket=get_settings().upload_bucket, Key=form["key"])
-    event = load_event("s3-put.json")
-    event["Records"][0]["s3"]["bucket"]["name"] = get_settings().upload_bucket
-    event["Records"][0]["s3"]["object"] = {
-        "key": form["key"],
-        "size": len(data),
-        "eTag": head["ETag"].strip('"'),
-        "versionId": head["VersionId"],
-        "sequencer": "0062A1B2C3D4E5F601",
-    }
-    results = (await runtime.invoke(resolve_handler("S3TriggerFunction"), event))["results"]
+    event = s3_notification(head(form["key"]), "0062A1B2C3D4E5F601")
+    results = (await runtime.invoke(trigger, event))["results"]
     assert [(r["image_id"], r["outcome"]) for r in results] == [(form["image_id"], "enqueued")]
     await run_worker()
 
@@ -98,11 +81,7 @@ async def test_presign_refuses_what_it_cannot_take(
 
 
 async def test_listing_is_newest_first_filtered_and_paginated(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
-    path = corpus("images", "baseline", "hopper.gif")
-    ids = []
-    for _ in range(3):
-        resp = await api.post("/images", files={"file": (path.name, path.read_bytes(), "image/gif")})
-        ids.append(resp.json()["image_id"])
+    ids = [await uploaded(api, "images", "baseline", "hopper.gif") for _ in range(3)]
     await run_worker()
     seen: list[str] = []
     cursor = None

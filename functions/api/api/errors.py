@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from imagepipe.errors import ImagePipeError
+from imagepipe.errors import ImagePipeError, InternalError
 
 log = logging.getLogger("imagepipe.api")
 
@@ -36,7 +36,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 41
 def install(app: FastAPI) -> None:
     @app.exception_handler(ImagePipeError)
     async def _domain(_: Request, exc: ImagePipeError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message)
+        return JSONResponse(status_code=exc.http_status, content={"error": exc.as_dict()})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -51,6 +51,6 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "an unexpected error occurred")
+        return await _domain(request, InternalError("an unexpected error occurred"))

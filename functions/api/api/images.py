@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -13,10 +14,10 @@ from api.errors import ErrorBody
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
+from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
-from imagepipe.jobs import enqueue_again, enqueue_processing
 from imagepipe.keys import is_image_id, new_image_id, upload_key
-from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
+from imagepipe.models import ImageRecord, Status, VariantOutput
 from imagepipe.recipes import parse_recipe
 
 router = APIRouter(prefix="/images", tags=["images"])
@@ -46,6 +47,12 @@ def accepted(response: Response, image_id: str) -> ImageAccepted:
     return ImageAccepted(image_id=image_id, status=Status.QUEUED, location=location)
 
 
+def correlation_id(request: Request) -> str:
+    """The caller's ``X-Correlation-Id``, else API Gateway's request id (set on the logger by the Lambda
+    handler), else a new one. It travels with the job into the worker's logs."""
+    return request.headers.get("x-correlation-id") or logger.get_correlation_id() or uuid.uuid4().hex
+
+
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     """Read an upload, refusing it as soon as it passes ``limit`` bytes."""
     chunks: list[bytes] = []
@@ -61,6 +68,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
 @router.post("", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
 async def upload_image(
     services: ServicesDep,
+    request: Request,
     response: Response,
     file: Annotated[UploadFile, File(description="the image")],
     recipe: Annotated[str | None, Form(description="a Recipe as JSON; the default recipe if absent")] = None,
@@ -74,20 +82,12 @@ async def upload_image(
     image_id = new_image_id()
     key = upload_key(image_id, file.filename, settings.upload_prefix)
     content_type = sniff_content_type(data[:16])
-    version = await run_in_threadpool(services.store.put_original, settings.upload_bucket, key, data, content_type)
-    source = SourceObject(
-        bucket=settings.upload_bucket, key=key, version=version, size=len(data), content_type=content_type
+    source = await run_in_threadpool(services.store.put_source, settings.upload_bucket, key, data, content_type)
+    # the S3 event of this upload finds the version registered: a duplicate, queued nothing
+    announced = await announce(
+        source, services, image_id=image_id, recipe=parsed, correlation_id=correlation_id(request)
     )
-    await run_in_threadpool(services.records.create, image_id, source, parsed)
-    queued = await enqueue_processing(
-        await services.queue(),
-        image_id=image_id,
-        bucket=source.bucket,
-        key=key,
-        version=version,
-        recipe=parsed,
-    )
-    count("Enqueued" if queued else "Duplicates")
+    count("Enqueued" if announced.outcome is Outcome.ENQUEUED else "Duplicates")
     logger.info("upload accepted", extra={"image_id": image_id, "bytes": len(data), "key": key})
     return accepted(response, image_id)
 
@@ -145,7 +145,11 @@ class ReprocessRequest(BaseModel):
 
 @router.post("/{image_id}/reprocess", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
 async def reprocess_image(
-    services: ServicesDep, image_id: str, response: Response, request: ReprocessRequest | None = None
+    services: ServicesDep,
+    image_id: str,
+    http: Request,
+    response: Response,
+    request: ReprocessRequest | None = None,
 ) -> ImageAccepted:
     """Process a finished image again (with a new recipe, if given); 409 while it is queued or processing."""
     record = await _record(services, image_id)
@@ -157,7 +161,7 @@ async def reprocess_image(
     )
     if not requeued:
         raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
-    await enqueue_again(await services.queue(), record.model_copy(update={"recipe": recipe}))
+    await announce(record.source, services, image_id=image_id, correlation_id=correlation_id(http))
     count("Enqueued")
     return accepted(response, image_id)
 

@@ -1,5 +1,8 @@
-"""One error hierarchy. Every member carries a stable ``code``; HTTP mapping lives in the API's
-exception handlers and retry-or-fail lives in the worker's task wrapper."""
+"""One error vocabulary: every failure code a record can carry, and every one imagepipe raises, is a
+subclass here (the API maps only the framework's own HTTP errors, e.g. 405, by status).
+
+HTTP mapping lives in the API's exception handlers (``http_status``); whether a failure is retried or
+given up is decided in :mod:`imagepipe.retries` alone (``retryable``)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ __all__ = [
     "Busy",
     "ImagePipeError",
     "ImageTooLarge",
+    "InternalError",
     "InvalidImage",
     "InvalidRecipe",
     "InvalidRequest",
@@ -18,6 +22,8 @@ __all__ = [
     "TooManyPixels",
     "TransientError",
     "UnsupportedMediaType",
+    "UploadMissing",
+    "WorkerCrashed",
 ]
 
 
@@ -33,7 +39,12 @@ class ImagePipeError(Exception):
         self.message = message
 
     def as_dict(self) -> dict[str, str]:
+        """``{"code", "message"}``: the ``error`` of a record and of an HTTP error body."""
         return {"code": self.code, "message": self.message}
+
+
+class InternalError(ImagePipeError):
+    """Something failed that imagepipe did not expect (a bug); never retried."""
 
 
 class InvalidImage(ImagePipeError):
@@ -126,3 +137,17 @@ class TransientError(ImagePipeError):
     code = "transient"
     http_status = 503
     retryable = True
+
+
+class UploadMissing(ImagePipeError):
+    """A presigned upload was never received."""
+
+    code = "upload_missing"
+    http_status = 404
+
+
+class WorkerCrashed(ImagePipeError):
+    """Processing this image kept stopping its worker (killed, out of memory); given up."""
+
+    code = "worker_crashed"
+    http_status = 422

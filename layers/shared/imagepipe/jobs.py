@@ -78,31 +78,35 @@ async def enqueue_processing(
     key: str,
     version: str,
     recipe: Recipe,
+    correlation_id: str | None = None,
 ) -> bool:
     """Queue ``process_image`` for one object version; True when newly queued, False when the same
-    version is already queued, running or recently done."""
-    job = await pool.enqueue_job(
-        PROCESS_IMAGE,
-        _job_id=job_id(image_id, version),
-        image_id=image_id,
-        bucket=bucket,
-        key=key,
-        version=version,
-        recipe=recipe.model_dump(mode="json"),
-    )
+    version is already queued, running or recently done (arq refuses a job id it still knows)."""
+    payload: dict[str, Any] = {
+        "image_id": image_id,
+        "bucket": bucket,
+        "key": key,
+        "version": version,
+        "recipe": recipe.model_dump(mode="json"),
+    }
+    if correlation_id:  # optional: workers of any version take a payload with or without it
+        payload["correlation_id"] = correlation_id
+    job = await pool.enqueue_job(PROCESS_IMAGE, _job_id=job_id(image_id, version), **payload)
     return job is not None
 
 
-async def enqueue_again(pool: ArqRedis, record: ImageRecord) -> bool:
-    """Queue a record's version once more (replay, recovery): unless its job is queued or running now,
-    forget the kept result that would make arq refuse the same id. True when queued."""
-    from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+async def enqueue_record(pool: ArqRedis, record: ImageRecord, correlation_id: str | None = None) -> bool:
+    """Queue the version and recipe a record tracks unless its job is queued or running now (a kept
+    result of an earlier run, which would make arq refuse the id, is forgotten); True when queued."""
+    from arq.jobs import Job, JobStatus
 
     source = record.source
     jid = job_id(record.image_id, source.version)
-    if await pool.exists(job_key_prefix + jid, in_progress_key_prefix + jid):
+    status = await Job(jid, pool, _queue_name=pool.default_queue_name).status()
+    if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
         return False
-    await pool.delete(result_key_prefix + jid)
+    if status is JobStatus.complete:
+        await pool.delete(_result_key(jid))
     return await enqueue_processing(
         pool,
         image_id=record.image_id,
@@ -110,11 +114,20 @@ async def enqueue_again(pool: ArqRedis, record: ImageRecord) -> bool:
         key=source.key,
         version=source.version,
         recipe=record.recipe,
+        correlation_id=correlation_id,
     )
+
+
+def _result_key(jid: str) -> str:
+    # arq has no public way to forget a kept result, which makes enqueue_job refuse the id
+    from arq.constants import result_key_prefix
+
+    return result_key_prefix + jid
 
 
 async def queue_depth(pool: ArqRedis, queue_name: str) -> tuple[int, int]:
     """(jobs in the queue, jobs running now)."""
+    # arq has no public count of running jobs (only Job(id).status() one id at a time)
     from arq.constants import in_progress_key_prefix
 
     depth = await pool.zcard(queue_name)

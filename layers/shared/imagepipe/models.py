@@ -124,6 +124,8 @@ DEFAULT_RECIPE = Recipe(
 
 
 class SourceObject(BaseModel):
+    """One version of an original: ``version`` is what it is processed under (see ``object_version``)."""
+
     model_config = ConfigDict(defer_build=True)
 
     bucket: str
@@ -132,6 +134,11 @@ class SourceObject(BaseModel):
     size: int | None = None
     content_type: str | None = None
     sequencer: str | None = None
+    etag: str | None = None  # quoted, as S3 returns it; an identical re-put has the same one
+
+    def same_content(self, other: SourceObject) -> bool:
+        """The same bytes by S3's word: equal ETag and size (multipart ETags depend on the part size)."""
+        return self.etag is not None and self.size is not None and (self.etag, self.size) == (other.etag, other.size)
 
 
 class VariantOutput(BaseModel):

@@ -4,7 +4,6 @@ cannot undo a newer result."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ class Registration(StrEnum):
     CREATED = "created"
     UPDATED = "updated"  # a newer version (or the awaited upload) now wins
     DUPLICATE = "duplicate"  # this version is already tracked
+    IDENTICAL = "identical"  # a newer version with the processed version's content: tracked, result kept
     STALE = "stale"  # an older version than the one tracked
 
 
@@ -101,7 +101,7 @@ def translated_errors() -> Iterator[None]:
 
 
 class ImageRecords:
-    """The images table."""
+    """The images table. Every status change is one conditional write on the version it is meant for."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -109,67 +109,86 @@ class ImageRecords:
 
     def create(self, image_id: str, source: SourceObject, recipe: Recipe) -> ImageRecord | None:
         """Write a new ``queued`` record and return it; None when one already exists."""
+        record, existing = self._insert(image_id, source, recipe)
+        return None if existing else record
+
+    def _insert(self, image_id: str, source: SourceObject, recipe: Recipe) -> tuple[ImageRecord, ImageRecord | None]:
+        """The new record, and the one that was there instead when there was one (then nothing is written)."""
         stamp = now()
         record = ImageRecord(
-            image_id=image_id,
-            status=Status.QUEUED,
-            source=source,
-            recipe=recipe,
-            created_at=stamp,
-            updated_at=stamp,
+            image_id=image_id, status=Status.QUEUED, source=source, recipe=recipe, created_at=stamp, updated_at=stamp
         )
-        item = _to_item({**record.model_dump(mode="json"), "listing": LISTING_PARTITION})
         try:
             with translated_errors():
                 self._client.put_item(
                     TableName=self._table,
-                    Item=item,
+                    Item=_to_item({**record.model_dump(mode="json"), "listing": LISTING_PARTITION}),
                     ConditionExpression="attribute_not_exists(image_id)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return record
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return record, _refused_item(exc)
+        return record, None
 
     def register(self, image_id: str, source: SourceObject, recipe: Recipe) -> tuple[Registration, ImageRecord]:
         """Make the record track ``source`` unless it already tracks that version or a newer one; returns
         what happened and the record as it now stands.
 
         Concurrent announcements race through conditional writes: each update is conditioned on the
-        version it read, and a lost race is re-read and decided again.
+        version it read, and a lost race is decided again on the item the failed write returns.
         """
         for _ in range(5):
-            if created := self.create(image_id, source, recipe):
-                return Registration.CREATED, created
-            record = self.get(image_id)
+            new, record = self._insert(image_id, source, recipe)
             if record is None:
-                continue  # deleted in between: create again
+                return Registration.CREATED, new
             current = record.source
             if current.version == source.version:
                 if source.sequencer and not current.sequencer:
-                    self._transition(
+                    self._update(
                         image_id,
                         current.version,
-                        "SET #src.sequencer = :seq",
-                        "attribute_exists(#src)",  # the version itself is always in the condition
-                        {":seq": source.sequencer},
+                        update="SET #src.#seq = :seq, updated_at = :now",
+                        condition="attribute_exists(#src)",
+                        names={"#seq": "sequencer"},
+                        values={":seq": source.sequencer},
                     )
                 return Registration.DUPLICATE, record
-            if current.version != PENDING_VERSION and not is_newer(source.sequencer, current.sequencer):
+            pending = current.version == PENDING_VERSION
+            if not pending and not is_newer(source.sequencer, current.sequencer):
                 return Registration.STALE, record
+            if not pending and source.same_content(current) and record.status is not Status.FAILED:
+                if record.status is not Status.SUCCEEDED:
+                    return Registration.DUPLICATE, record  # its job renders these very bytes
+                kept = source.model_copy(update={"content_type": current.content_type})
+                applied, _ = self._update(
+                    image_id,
+                    current.version,
+                    update="SET #src = :source, updated_at = :now",
+                    condition="#s = :succeeded",
+                    names={"#s": "status"},
+                    values={":source": kept.model_dump(mode="json"), ":succeeded": Status.SUCCEEDED.value},
+                )
+                if applied:
+                    return Registration.IDENTICAL, record.model_copy(update={"source": kept})
+                continue
+            # the awaited upload keeps the content type the presign request declared
             fresh = (
-                source
-                if current.version != PENDING_VERSION
-                else source.model_copy(update={"content_type": source.content_type or current.content_type})
+                source.model_copy(update={"content_type": current.content_type})
+                if pending and not source.content_type
+                else source
             )
-            if self._transition(
+            applied, _ = self._update(
                 image_id,
                 current.version,
-                "SET #src = :source, #s = :queued, attempts = :zero, updated_at = :now REMOVE #e, variants, metadata",
-                "attribute_exists(#src)",  # the version itself is always in the condition
-                {":source": fresh.model_dump(mode="json"), ":queued": Status.QUEUED.value, ":zero": 0},
-            ):
+                update="SET #src = :source, #s = :queued, attempts = :zero, updated_at = :now "
+                "REMOVE #e, variants, metadata",
+                condition="attribute_exists(#src)",
+                names={"#s": "status", "#e": "error"},
+                values={":source": fresh.model_dump(mode="json"), ":queued": Status.QUEUED.value, ":zero": 0},
+            )
+            if applied:
                 updated = {"source": fresh, "status": Status.QUEUED, "attempts": 0, "error": None}
                 return Registration.UPDATED, record.model_copy(update={**updated, "variants": [], "metadata": None})
         raise TransientError(f"record {image_id} kept changing while a new version was registered")
@@ -187,44 +206,59 @@ class ImageRecords:
 
     def start(self, image_id: str, version: str) -> StartOutcome:
         """Move the record of this version to ``processing`` and count the attempt."""
-        if self._transition(
+        applied, record = self._update(
             image_id,
             version,
-            "SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one REMOVE #e",
-            "#s IN (:queued, :processing)",
-            {":processing": Status.PROCESSING.value, ":queued": Status.QUEUED.value, ":zero": 0, ":one": 1},
-        ):
+            update="SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
+            "REMOVE #e",
+            condition="#s IN (:queued, :processing)",
+            names={"#s": "status", "#e": "error"},
+            values={":processing": Status.PROCESSING.value, ":queued": Status.QUEUED.value, ":zero": 0, ":one": 1},
+        )
+        if applied:
             return StartOutcome.STARTED
-        record = self.get(image_id)
         if record is None:
             return StartOutcome.MISSING
         return StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE
 
     def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
         """Record the result; False when the record moved on (another version, or already final)."""
-        return self._finish(
+        applied, _ = self._update(
             image_id,
             version,
-            "SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now REMOVE #e",
-            {
+            update="SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now REMOVE #e",
+            condition="#s = :processing",
+            names={"#s": "status", "#e": "error"},
+            values={
                 ":succeeded": Status.SUCCEEDED.value,
+                ":processing": Status.PROCESSING.value,
                 ":variants": [v.model_dump(mode="json") for v in variants],
                 ":metadata": metadata.model_dump(mode="json"),
             },
         )
+        return applied
+
+    def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
+        """Fail a version that is queued or processing; False when the record moved on. Called by
+        :func:`imagepipe.retries.give_up` only."""
+        applied, _ = self._update(
+            image_id,
+            version,
+            update="SET #s = :failed, #e = :error, updated_at = :now",
+            condition="#s IN (:queued, :processing)",
+            names={"#s": "status", "#e": "error"},
+            values={
+                ":failed": Status.FAILED.value,
+                ":error": error.model_dump(mode="json"),
+                ":queued": Status.QUEUED.value,
+                ":processing": Status.PROCESSING.value,
+            },
+        )
+        return applied
 
     def delete(self, image_id: str) -> None:
         with translated_errors():
             self._client.delete_item(TableName=self._table, Key={"image_id": {"S": image_id}})
-
-    def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
-        """Record a permanent failure; False when the record moved on."""
-        return self._finish(
-            image_id,
-            version,
-            "SET #s = :failed, #e = :error, updated_at = :now",
-            {":failed": Status.FAILED.value, ":error": error.model_dump(mode="json")},
-        )
 
     def requeue(
         self,
@@ -239,25 +273,20 @@ class ImageRecords:
         states = {f":state{i}": status.value for i, status in enumerate(finished)}
         update = "SET #s = :queued, attempts = :zero, updated_at = :now"
         values: dict[str, Any] = {":queued": Status.QUEUED.value, ":zero": 0, **states}
+        names = {"#s": "status", "#e": "error"}
         if recipe is not None:
-            update += ", recipe = :recipe"
+            update += ", #r = :recipe"
+            names["#r"] = "recipe"
             values[":recipe"] = recipe.model_dump(mode="json")
-        return self._transition(image_id, version, f"{update} REMOVE #e", f"#s IN ({', '.join(states)})", values)
-
-    def refuse(self, image_id: str, version: str, error: ErrorInfo) -> bool:
-        """Fail a version without processing it: too large, or it keeps crashing its worker."""
-        return self._transition(
+        applied, _ = self._update(
             image_id,
             version,
-            "SET #s = :failed, #e = :error, updated_at = :now",
-            "#s IN (:queued, :processing)",
-            {
-                ":failed": Status.FAILED.value,
-                ":error": error.model_dump(mode="json"),
-                ":queued": Status.QUEUED.value,
-                ":processing": Status.PROCESSING.value,
-            },
+            update=f"{update} REMOVE #e",
+            condition=f"#s IN ({', '.join(states)})",
+            names=names,
+            values=values,
         )
+        return applied
 
     def by_status(self, status: Status, limit: int, updated_before: str | None = None) -> list[ImageRecord]:
         """Up to ``limit`` records in ``status``, oldest first, optionally only those untouched since a time."""
@@ -317,35 +346,37 @@ class ImageRecords:
                 request = resp.get("UnprocessedKeys") or {}
         return found
 
-    def _transition(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+    def _update(
+        self,
+        image_id: str,
+        version: str,
+        *,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> tuple[bool, ImageRecord | None]:
+        """Apply ``update`` (which sets ``updated_at = :now``) when the record tracks ``version`` and
+        ``condition`` holds. Returns (applied, the record as it stood when the condition refused it)."""
         try:
-            self._update(image_id, version, update, condition, values)
+            with translated_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"image_id": {"S": image_id}},
+                    UpdateExpression=update,
+                    ConditionExpression=f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})",
+                    ExpressionAttributeNames={"#src": "source", "#v": "version", **names},
+                    ExpressionAttributeValues=_to_item({**values, ":now": now(), ":version": version}),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False, _refused_item(exc)
+        return True, None
 
-    def _finish(self, image_id: str, version: str, update: str, values: dict[str, Any]) -> bool:
-        condition = "#s = :processing_state"
-        return self._transition(
-            image_id, version, update, condition, {":processing_state": Status.PROCESSING.value, **values}
-        )
 
-    def _update(self, image_id: str, version: str, update: str, condition: str, values: dict[str, Any]) -> None:
-        names = {"#s": "status", "#e": "error", "#src": "source", "#v": "version"}
-        condition = f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})"
-        placeholders = set(re.findall(r"#\w+", f"{update} {condition}"))
-        used = {k: v for k, v in names.items() if k in placeholders}
-        values = {**values, ":now": now(), ":version": version}
-        used_values = set(re.findall(r":\w+", f"{update} {condition}"))
-        item_values = _to_item({k: v for k, v in values.items() if k in used_values})
-        with translated_errors():
-            self._client.update_item(
-                TableName=self._table,
-                Key={"image_id": {"S": image_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=used,
-                ExpressionAttributeValues=item_values,
-            )
+def _refused_item(exc: ClientError) -> ImageRecord | None:
+    """The item a refused conditional write returns (``ReturnValuesOnConditionCheckFailure``)."""
+    item: object = dict(exc.response).get("Item")
+    return _record(item) if isinstance(item, dict) and item else None

@@ -15,18 +15,14 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from arq.connections import ArqRedis
-
-from imagepipe import jobs
-from imagepipe.aws import dynamodb_client
+from imagepipe.announce import Outcome, announce
 from imagepipe.models import ImageRecord, Status
-from imagepipe.records import ImageRecords
+from imagepipe.services import Services
 from imagepipe.settings import get_settings
 
 
 async def replay(
-    records: ImageRecords,
-    pool: ArqRedis,
+    services: Services,
     *,
     image_ids: Sequence[str] = (),
     code: str | None = None,
@@ -34,6 +30,7 @@ async def replay(
     dry_run: bool = False,
 ) -> list[ImageRecord]:
     """Re-queue failed images, chosen by id or by error code; returns those queued (or that would be)."""
+    records = services.records
     if image_ids:
         found = [await asyncio.to_thread(records.get, i) for i in image_ids]
         candidates = [r for r in found if r is not None and r.status is Status.FAILED]
@@ -46,8 +43,8 @@ async def replay(
     for record in chosen:
         if not await asyncio.to_thread(records.requeue, record.image_id, record.source.version):
             continue  # it moved on meanwhile
-        await jobs.enqueue_again(pool, record)
-        queued.append(record)
+        if (await announce(record.source, services, image_id=record.image_id)).outcome is Outcome.ENQUEUED:
+            queued.append(record)
     return queued
 
 
@@ -60,19 +57,17 @@ async def _main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if not args.image_id and not args.code:
         parser.error("choose dead letters with --image-id or --code")
-    settings = get_settings()
-    pool = await jobs.connect(settings)
+    services = Services.build(get_settings())
     try:
         done = await replay(
-            ImageRecords(dynamodb_client(), settings.table_name),
-            pool,
+            services,
             image_ids=args.image_id,
             code=args.code,
             limit=args.limit,
             dry_run=args.dry_run,
         )
     finally:
-        await pool.aclose()
+        await services.close()
     verb = "would replay" if args.dry_run else "replayed"
     for record in done:
         error = record.error.code if record.error else "?"

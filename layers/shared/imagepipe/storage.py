@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from imagepipe.aws import error_code, is_transient
 from imagepipe.errors import ImageTooLarge, SourceMissing, TransientError
+from imagepipe.models import SourceObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -22,13 +23,20 @@ class ImageStore:
     def __init__(self, client: S3Client) -> None:
         self._client = client
 
-    def put_original(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
-        """Store an upload; returns its version (the S3 versionId, else the ETag)."""
+    def put_source(self, bucket: str, key: str, data: bytes, content_type: str) -> SourceObject:
+        """Store an upload; returns the object version it became."""
         try:
             resp = self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, bucket, key) from exc
-        return object_version(resp.get("VersionId"), resp["ETag"])
+        return SourceObject(
+            bucket=bucket,
+            key=key,
+            version=object_version(resp.get("VersionId"), resp["ETag"]),
+            size=len(data),
+            content_type=content_type,
+            etag=quoted_etag(resp["ETag"]),
+        )
 
     def get_original(self, bucket: str, key: str, version: str, max_bytes: int) -> bytes:
         """The bytes of exactly this version, refusing more than ``max_bytes`` before reading them."""
@@ -68,8 +76,8 @@ class ImageStore:
             raise self._translate(exc, bucket, prefix) from exc
         return keys[:limit]
 
-    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """The current version's ``version``, ``etag``, ``size`` and ``content_type``; None when it is gone."""
+    def head(self, bucket: str, key: str) -> SourceObject | None:
+        """The object's current version; None when it is gone."""
         try:
             resp = self._client.head_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
@@ -77,12 +85,14 @@ class ImageStore:
             if isinstance(error, SourceMissing):
                 return None
             raise error from exc
-        return {
-            "version": object_version(resp.get("VersionId"), resp["ETag"]),
-            "etag": resp["ETag"],
-            "size": resp["ContentLength"],
-            "content_type": resp.get("ContentType"),
-        }
+        return SourceObject(
+            bucket=bucket,
+            key=key,
+            version=object_version(resp.get("VersionId"), resp["ETag"]),
+            size=resp["ContentLength"],
+            content_type=resp.get("ContentType"),
+            etag=quoted_etag(resp["ETag"]),
+        )
 
     def presigned_post(
         self, bucket: str, key: str, content_type: str, max_bytes: int, expires: int
@@ -123,6 +133,12 @@ class ImageStore:
         return exc
 
 
+def quoted_etag(etag: str) -> str:
+    """S3 returns ETags quoted and events carry them bare: stored quoted, compared quoted."""
+    return f'"{etag.strip(chr(34))}"'
+
+
 def object_version(version_id: str | None, etag: str) -> str:
-    """The version an object is processed under: the versionId where the bucket keeps versions."""
-    return version_id if version_id and version_id != "null" else etag
+    """The version an object is processed under: its versionId unless that is empty or ``"null"`` (a bucket
+    without versioning), else its quoted ETag. Every producer (API, S3 event, sweep) names versions here."""
+    return version_id if version_id and version_id != "null" else quoted_etag(etag)

@@ -1,0 +1,52 @@
+"""Retry or give up: the one place a failure's fate is decided and a record is failed.
+
+The worker asks :func:`retry_delay` after a failed try, the sweeper asks :func:`stuck_verdict` about a
+record that stopped moving, and the intake asks :func:`intake_verdict` about an announced version; all
+three give up through :func:`give_up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from imagepipe.errors import ImagePipeError, ImageTooLarge, UploadMissing, WorkerCrashed
+from imagepipe.models import ErrorInfo, ImageRecord, SourceObject
+from imagepipe.records import PENDING_VERSION, ImageRecords
+from imagepipe.settings import Settings
+
+CRASH_BUDGET = 2
+"""Each worker crash costs an attempt; past this many times the retry budget, the image is the suspect."""
+
+
+def backoff(job_try: int, *, base: float, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * 2 ** (job_try - 1)))
+
+
+def retry_delay(error: ImagePipeError, job_try: int, settings: Settings) -> float | None:
+    """Seconds until the next try of a job that raised ``error`` on try ``job_try``; None to give up."""
+    if error.retryable and job_try < settings.max_tries:
+        return backoff(job_try, base=settings.retry_base_seconds)
+    return None
+
+
+def intake_verdict(source: SourceObject, settings: Settings) -> ImagePipeError | None:
+    """Why an announced version must be failed without processing it; None to queue it."""
+    if source.size is not None and source.size > settings.max_upload_bytes:
+        return ImageTooLarge(f"the object has {source.size} bytes; the limit is {settings.max_upload_bytes}")
+    return None
+
+
+def stuck_verdict(record: ImageRecord, settings: Settings) -> ImagePipeError | None:
+    """Why a record that stopped moving must be given up rather than queued again; None to queue it."""
+    if record.source.version == PENDING_VERSION:
+        return UploadMissing("the presigned upload was not received")
+    if record.attempts >= CRASH_BUDGET * settings.max_tries:
+        return WorkerCrashed(f"processing stopped its worker {record.attempts} times; given up")
+    return None
+
+
+async def give_up(records: ImageRecords, image_id: str, version: str, error: ImagePipeError) -> bool:
+    """Record ``error`` as the version's final failure; False when the record had moved on."""
+    return await asyncio.to_thread(records.fail, image_id, version, ErrorInfo(**error.as_dict()))

@@ -1,0 +1,35 @@
+"""Conditional transitions of the images table against moto: a refused write answers with the item as it
+stood (``ReturnValuesOnConditionCheckFailure``), so the caller learns why without reading it again."""
+
+from __future__ import annotations
+
+from imagepipe.keys import new_image_id
+from imagepipe.models import DEFAULT_RECIPE, ImageMetadata, SourceObject
+from imagepipe.records import ImageRecords, Registration, StartOutcome
+
+METADATA = ImageMetadata(
+    width=1, height=1, format="PNG", mode="RGB", bytes=1, sha256="0" * 64, frames=1, dominant_color="#000000"
+)
+
+
+def source(version: str, sequencer: str) -> SourceObject:
+    return SourceObject(bucket="b", key="uploads/k.png", version=version, sequencer=sequencer, etag=f'"{version}"')
+
+
+def test_a_refused_start_says_whether_the_version_was_superseded_done_or_missing(records: ImageRecords) -> None:
+    image_id = new_image_id()
+    assert records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)[0] is Registration.CREATED
+    assert records.register(image_id, source("v2", "02"), DEFAULT_RECIPE)[0] is Registration.UPDATED
+    assert records.start(image_id, "v1") is StartOutcome.SUPERSEDED
+    assert records.start(image_id, "v2") is StartOutcome.STARTED
+    assert records.succeed(image_id, "v2", [], METADATA)
+    assert records.start(image_id, "v2") is StartOutcome.DONE
+    assert records.start(new_image_id(), "v1") is StartOutcome.MISSING
+
+
+def test_registration_of_a_known_version_returns_the_record_without_writing_it(records: ImageRecords) -> None:
+    image_id = new_image_id()
+    _, created = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)
+    outcome, found = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)
+    assert (outcome, found) == (Registration.DUPLICATE, created)
+    assert records.register(image_id, source("v0", "00"), DEFAULT_RECIPE)[0] is Registration.STALE
