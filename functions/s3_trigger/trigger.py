@@ -131,6 +131,9 @@ def _with_version_id(source: SourceObject) -> SourceObject:
     still matches, so one upload keeps one version whoever announces it."""
     if not source.version.startswith('"') or source.bucket != settings.upload_bucket:
         return source
+    if not source.key.startswith(settings.upload_prefix):
+        return source  # skipped by announce(); the role may read uploads only
+
     head = _store().head(source.bucket, source.key)
     if head is None or head["etag"] != source.version or head["version"] == source.version:
         return source
