@@ -13,12 +13,13 @@ import boto3
 import httpx
 import pytest
 from arq.worker import Worker, create_worker
+from aws_calls import CALLS_FILE, needed, read_grants, resource_names
 
 import processes
 from imagepipe import aws, jobs, settings
 from imagepipe import services as imagepipe_services
 from imagepipe.records import ImageRecords
-from sam import LambdaRuntime, resolve_handler
+from sam import RUNNING, LambdaRuntime, resolve_handler, translate
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -36,6 +37,60 @@ def load_event(*parts: str) -> dict[str, Any]:
     (``load_event("corpus", "s3", "S3Put.json")``)."""
     path = CORPUS.joinpath("events", *parts[1:]) if parts[0] == "corpus" else REPO.joinpath("events", *parts)
     return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+class CallsOutsideLists:
+    """Every AWS call made while a function's code runs, checked against that function's calls list (the
+    list tests/template/test_least_privilege.py holds its role to): what AWS would refuse, moto allows."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        code = RUNNING.get()
+        if code is None:
+            return  # the test's own setup and checks
+        grants = read_grants(code / CALLS_FILE)
+        service, presign = model.service_model.service_name, bool(context.get("is_presign_request"))
+        for action, resource, keys in needed(service, model.name, params, resource_names(), presign=presign):
+            if not any(g.allows(action, resource, keys) for g in grants):
+                where = code.relative_to(REPO) / CALLS_FILE
+                self.found.append(f"{model.name} needs {action} on {resource} {keys or ''}, not in {where}")
+
+
+@pytest.fixture(scope="session")
+def _calls_outside_lists() -> CallsOutsideLists:
+    check = CallsOutsideLists()
+    boto3.setup_default_session()  # every client the code makes comes from it, so sees the hook
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build", check)
+    return check
+
+
+@pytest.fixture(autouse=True)
+def _aws_calls_within_lists(_calls_outside_lists: CallsOutsideLists) -> Iterator[None]:
+    _calls_outside_lists.found.clear()
+    yield
+    assert sorted(set(_calls_outside_lists.found)) == [], "calls the deployed role would refuse"
+
+
+def running(code: Path, app: Any) -> Any:
+    """An ASGI app whose requests count as ``code``'s (see :data:`sam.RUNNING`)."""
+
+    async def app_as_function(scope: Any, receive: Any, send: Any) -> None:
+        token = RUNNING.set(code)
+        try:
+            await app(scope, receive, send)
+        finally:
+            RUNNING.reset(token)
+
+    return app_as_function
+
+
+@pytest.fixture(scope="session")
+def translated() -> dict[str, Any]:
+    """template.yaml translated offline with its default parameters."""
+    return translate()
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +163,7 @@ async def api(stack_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     from app import app
 
     imagepipe_services.get_services.cache_clear()
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=running(REPO / "functions" / "api", app))
     async with httpx.AsyncClient(transport=transport, base_url="http://imagepipe.test") as client:
         yield client
     await imagepipe_services.get_services().close()
@@ -153,7 +208,11 @@ async def run_worker(stack_env: dict[str, str]) -> AsyncIterator[RunWorker]:
             handle_signals=False,
         )
         made.append(w)
-        await w.main()
+        token = RUNNING.set(REPO / "functions" / "worker")
+        try:
+            await w.main()
+        finally:
+            RUNNING.reset(token)
         return w
 
     yield run

@@ -4,7 +4,11 @@ from template.yaml and import it with the layer on the path, as Lambda mounts it
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import copy
+import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +18,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+RUNNING: contextvars.ContextVar[Path | None] = contextvars.ContextVar("running_function", default=None)
+"""The code folder of the function whose code runs now (an emulated Lambda, the API, the worker): the AWS
+calls made meanwhile are that function's, held to its calls list by tests/conftest.py."""
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -38,6 +46,31 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 def load_template(path: Path = REPO / "template.yaml") -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # type: ignore[no-any-return]  # noqa: S506
+
+
+PARAMETERS = {"WorkerImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/imagepipe-worker:1"}
+
+
+class _NoManagedPolicies:
+    """samtranslator asks IAM for managed policy ARNs only for policies named bare; we name none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """template.yaml translated offline by samtranslator, as `sam deploy` hands it to CloudFormation."""
+    from samtranslator.translator.transform import transform
+
+    template = copy.deepcopy(load_template())
+    # what `sam package` does: local code becomes S3 artifacts
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        for field in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(field), str):
+                props[field] = f"s3://artifacts/{props[field].strip('/')}.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(template, {**PARAMETERS, **(parameters or {})}, _NoManagedPolicies())  # type: ignore[no-any-return]
 
 
 def function_properties(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -71,7 +104,17 @@ def resolve_handler(logical_id: str) -> Callable[[dict[str, Any], Any], dict[str
     assert Path(module.__file__ or "").resolve().is_relative_to(code_dir.resolve()), (
         f"{module_name} resolved outside {code_dir}: {module.__file__}"
     )
-    return getattr(module, attr)  # type: ignore[no-any-return]
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, attr)
+
+    @functools.wraps(handler)
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = RUNNING.set(code_dir)
+        try:
+            return handler(event, context)
+        finally:
+            RUNNING.reset(token)
+
+    return invoke
 
 
 class LambdaContext:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import os
@@ -20,30 +19,6 @@ from cfnlint.api import ManualArgs, lint
 from sam import REPO, function_properties, layer_dirs, load_template
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # samtranslator and cfn-lint internals
-
-PARAMETERS = {"WorkerImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/imagepipe-worker:1"}
-
-
-class _NoManagedPolicies:
-    """samtranslator asks IAM for managed policy ARNs only for policies named bare; we name none."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-@pytest.fixture(scope="module")
-def translated() -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    template = copy.deepcopy(load_template())
-    # what `sam package` does: local code becomes S3 artifacts
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        for field in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(field), str):
-                props[field] = f"s3://artifacts/{props[field].strip('/')}.zip"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return transform(template, PARAMETERS, _NoManagedPolicies())  # type: ignore[no-any-return]
 
 
 def findings(text: str) -> list[str]:
