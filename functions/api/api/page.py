@@ -38,8 +38,10 @@ def _origin(url: str) -> str:
 def bucket_origins() -> tuple[str, str]:
     """Where presigned URLs point: (output bucket for images, upload bucket for presigned POSTs)."""
     settings, s3 = get_settings(), s3_client()
-    get = s3.generate_presigned_url("get_object", Params={"Bucket": settings.output_bucket, "Key": "k"}, ExpiresIn=60)
-    post = s3.generate_presigned_post(settings.upload_bucket, "k", ExpiresIn=60)["url"]
+    # keys under the prefixes the API's role may sign for: only the origin is kept
+    probe = f"{settings.output_prefix}origin"
+    get = s3.generate_presigned_url("get_object", Params={"Bucket": settings.output_bucket, "Key": probe}, ExpiresIn=60)
+    post = s3.generate_presigned_post(settings.upload_bucket, f"{settings.upload_prefix}origin", ExpiresIn=60)["url"]
     return _origin(get), _origin(post)
 
 
