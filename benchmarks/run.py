@@ -44,7 +44,6 @@ from arq.worker import Worker, create_worker  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import corpus  # noqa: E402
-import imaging  # noqa: E402
 import services  # noqa: E402
 from imagepipe import jobs  # noqa: E402
 from imagepipe.keys import new_image_id, upload_key  # noqa: E402
@@ -52,8 +51,9 @@ from imagepipe.models import DEFAULT_RECIPE, Recipe, SourceObject, Status  # noq
 from imagepipe.records import ImageRecords  # noqa: E402
 from imagepipe.settings import Settings  # noqa: E402
 from imagepipe.storage import ImageStore  # noqa: E402
+from imagepipe_engine import Limits, engine  # noqa: E402
 
-LIMITS = imaging.Limits(max_pixels=60_000_000, max_frames=100, max_output_dimension=4096)
+LIMITS = Limits(max_pixels=60_000_000, max_frames=100, max_output_dimension=4096)
 
 
 @dataclass
@@ -74,7 +74,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def _render(data: bytes) -> int:
-    return len(imaging.render(data, DEFAULT_RECIPE, LIMITS).variants)
+    return len(engine("pillow")(data, DEFAULT_RECIPE, LIMITS).variants)
 
 
 def limit(images: list[bytes], processes: int) -> float:
@@ -333,12 +333,12 @@ def peak_rss_mb(megapixels: float) -> tuple[float, float]:
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's size at fork
     script = (
         "import sys; "
-        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'src')]!r}; "
         "hwm = lambda: next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')); "
-        "import imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        "from imagepipe_engine import Limits, engine; from imagepipe.models import DEFAULT_RECIPE; "
         f"data = open({str(data_path)!r}, 'rb').read(); "
         "before = hwm(); "
-        "imaging.render(data, DEFAULT_RECIPE, imaging.Limits(60_000_000, 100, 4096)); "
+        "engine('pillow')(data, DEFAULT_RECIPE, Limits(60_000_000, 100, 4096)); "
         "print(before, hwm())"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -352,12 +352,12 @@ def bombs_rss_mb() -> tuple[float, int, int]:
     folder = ROOT.parent / "shared" / "corpus" / "images" / "bomb"
     script = (
         "import sys; "
-        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
-        "import pathlib, imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'src')]!r}; "
+        "import pathlib; from imagepipe_engine import Limits, engine; from imagepipe.models import DEFAULT_RECIPE; "
         "from imagepipe.errors import ImagePipeError; refused = total = 0\n"
         f"for path in sorted(pathlib.Path({str(folder)!r}).iterdir()):\n"
         "    total += 1\n"
-        "    try: imaging.render(path.read_bytes(), DEFAULT_RECIPE, imaging.Limits(50_000_000, 100, 4096))\n"
+        "    try: engine('pillow')(path.read_bytes(), DEFAULT_RECIPE, Limits(50_000_000, 100, 4096))\n"
         "    except ImagePipeError: refused += 1\n"
         "hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(hwm, refused, total)"

@@ -13,7 +13,6 @@ from typing import Any
 
 from arq import Retry
 
-import imaging
 from imagepipe.errors import ImagePipeError, ProcessingTimeout, TransientError
 from imagepipe.keys import output_key
 from imagepipe.models import ErrorInfo, VariantOutput
@@ -21,6 +20,7 @@ from imagepipe.recipes import parse_recipe
 from imagepipe.records import ImageRecords, StartOutcome
 from imagepipe.settings import Settings
 from imagepipe.storage import ImageStore
+from imagepipe_engine import EngineName, Limits, Render, RenderedVariant
 
 log = logging.getLogger("imagepipe.worker")
 
@@ -33,7 +33,9 @@ class WorkerContext:
     store: ImageStore
     records: ImageRecords
     make_executor: Callable[[], Executor]
-    limits: imaging.Limits
+    limits: Limits
+    engine: EngineName
+    render: Render
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +93,7 @@ async def _process(
     loop = asyncio.get_running_loop()
     executor = wctx.executor
     try:
-        rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
+        rendered = await loop.run_in_executor(executor, wctx.render, data, recipe, wctx.limits)
     except BrokenExecutor as exc:
         wctx.renew_executor(executor)
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
@@ -103,7 +105,7 @@ async def _process(
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
-async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:
+async def _store_variant(wctx: WorkerContext, image_id: str, variant: RenderedVariant) -> VariantOutput:
     settings = wctx.settings
     key = output_key(image_id, variant.name, variant.format.extension, settings.output_prefix)
     await asyncio.to_thread(

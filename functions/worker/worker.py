@@ -15,12 +15,12 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 
-import imaging
 from imagepipe import jobs, liveness
 from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
 from imagepipe.storage import ImageStore
+from imagepipe_engine import Limits, engine, engine_name
 from pipeline import WorkerContext, process_image
 from sweeper import sweep
 
@@ -41,7 +41,7 @@ _log_to_stderr()
 
 
 def imaging_executor(settings: Settings) -> Executor:
-    """Where Pillow runs: never on the event loop."""
+    """Where the engine runs: never on the event loop."""
     workers = settings.imaging_workers or os.cpu_count() or 1
     if settings.imaging_executor == "thread":
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaging")
@@ -50,24 +50,27 @@ def imaging_executor(settings: Settings) -> Executor:
 
 
 def build_context(settings: Settings) -> WorkerContext:
+    name = engine_name(settings.engine)
     return WorkerContext(
         settings=settings,
         store=ImageStore(s3_client()),
         records=ImageRecords(dynamodb_client(), settings.table_name),
         make_executor=lambda: imaging_executor(settings),
-        limits=imaging.Limits(
+        limits=Limits(
             max_pixels=settings.max_pixels,
             max_frames=settings.max_frames,
             max_output_dimension=settings.max_output_dimension,
         ),
+        engine=name,
+        render=engine(name),
     )
 
 
-async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
+async def _heartbeat(redis: ArqRedis, member: str, settings: Settings, engine: str) -> None:
     """Beat while the event loop is responsive; a blocked loop stops beating and the worker reads as dead."""
     while True:
         try:
-            await liveness.beat(redis, member, settings.heartbeat_ttl_seconds)
+            await liveness.beat(redis, member, settings.heartbeat_ttl_seconds, engine)
         except (RedisError, OSError) as exc:  # a Redis blip must not kill the worker
             log.warning("heartbeat failed: %s", exc)
         await asyncio.sleep(settings.heartbeat_seconds)
@@ -75,9 +78,10 @@ async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
-    ctx["imagepipe"] = build_context(settings)
+    wctx = ctx["imagepipe"] = build_context(settings)
     ctx["worker_id"] = liveness.worker_id()
-    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings))
+    log.info("worker %s started: engine %s", ctx["worker_id"], wctx.engine)
+    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings, wctx.engine))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

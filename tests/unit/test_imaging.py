@@ -16,7 +16,8 @@ from PIL import Image, ImageChops, ImageCms, ImageStat, features
 
 from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames, TooManyPixels
 from imagepipe.models import DEFAULT_RECIPE, Recipe
-from imaging import Limits, Rendered, render
+from imagepipe_engine import Limits, Rendered
+from imagepipe_engine.pillow import render
 
 IMAGES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "images"
 LIMITS = Limits(max_pixels=50_000_000, max_frames=100, max_output_dimension=4096)
@@ -228,12 +229,23 @@ TURNED = {
 }
 
 
+def as_srgb(image: Image.Image) -> Image.Image:
+    """The image's pixels in sRGB, through its embedded profile if it has one (ColorMatch RGB, say)."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    converted = ImageCms.profileToProfile(image.convert("RGB"), source, ImageCms.createProfile("sRGB"))
+    assert converted is not None
+    return converted
+
+
 def upright_twin(path: Path) -> Image.Image:
     if path.name.startswith("Landscape_"):
         return Image.open(IMAGES / "orientation" / "Landscape_1.jpg")
     if path.name.startswith("hopper_"):
         return Image.open(IMAGES / "baseline" / "hopper.jpg")
-    return Image.open(path).transpose(TURNED[path.name])
+    return as_srgb(Image.open(path)).transpose(TURNED[path.name])
 
 
 @pytest.mark.parametrize(
