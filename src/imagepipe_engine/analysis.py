@@ -34,5 +34,10 @@ def dominant_colour(image: AnalysisImage) -> str:
             counts[bucket] = counts.get(bucket, 0) + 1
     if not counts:
         return "#000000"
-    r, g, b = (v * 32 + 16 for v in max(counts, key=lambda k: (counts[k], k)))
+    return bucket_colour(max(counts, key=lambda k: (counts[k], k)))
+
+
+def bucket_colour(bucket: tuple[int, int, int]) -> str:
+    """The hex colour at the centre of a bucket of 32 levels per channel."""
+    r, g, b = (v * 32 + 16 for v in bucket)
     return f"#{r:02x}{g:02x}{b:02x}"

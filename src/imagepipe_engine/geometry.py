@@ -29,12 +29,19 @@ def scaled(size: Size, factor: float) -> Size:
     return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
 
-def cover_region(size: Size, target: Size) -> tuple[float, float, float, float]:
-    """The centred region of an image of ``size`` with the aspect of ``target``: (left, top, right, bottom)."""
+def cover(size: Size, target: Size) -> tuple[Size, Size]:
+    """Cover as a resize of the whole image to the first size returned, then a crop of ``target`` at the
+    offset returned (centred, rounded down): the same pixel grid for every engine."""
     factor = max(target[0] / size[0], target[1] / size[1])
-    width, height = min(size[0], target[0] / factor), min(size[1], target[1] / factor)  # no float overshoot
-    left, top = (size[0] - width) / 2, (size[1] - height) / 2
-    return left, top, left + width, top + height
+    whole = max(target[0], round(size[0] * factor)), max(target[1], round(size[1] * factor))
+    return whole, padding(target, whole)
+
+
+def cover_region(size: Size, target: Size) -> tuple[float, float, float, float]:
+    """The same crop as :func:`cover`, in the source's coordinates: (left, top, right, bottom)."""
+    whole, (left, top) = cover(size, target)
+    x_scale, y_scale = size[0] / whole[0], size[1] / whole[1]
+    return left * x_scale, top * y_scale, (left + target[0]) * x_scale, (top + target[1]) * y_scale
 
 
 def jpeg_shrink(size: Size, factor: float) -> int:

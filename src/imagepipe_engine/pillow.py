@@ -42,21 +42,28 @@ _GAP = 3.0
 
 def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
     """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first."""
-    if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not features.check("avif"):
+    if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
     # Pillow warns about broken EXIF, malformed MPO headers and the like; the outcome says all that matters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        header, source = _decode(data, recipe.variants, limits)
+        header, source = decode(data, recipe.variants, limits)
         image = _filtered(source, recipe.filters)
         variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
-        small = analysis.AnalysisImage(*_analysis_image(image))
+        small = analysis_image(image)
     return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
 
 
-def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, Image.Image]:
-    """Everything that reads the untrusted bytes, and only that: a failure in here is the file's fault; one
-    after it is ours and must not pass for an invalid image."""
+def can_encode_avif() -> bool:
+    """Whether this Pillow was built with AVIF support."""
+    return bool(features.check("avif"))
+
+
+def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, Image.Image]:
+    """The source's header and its pixels: upright, sRGB, in L, LA, RGB or RGBA, maybe drafted smaller.
+
+    Everything that reads the untrusted bytes, and only that: a failure in here is the file's fault; one after
+    it is ours and must not pass for an invalid image. The vips engine uses it for formats libvips lacks."""
     with probe.pillow_errors(), probe.open_image(data) as im:
         header = probe.read_header(im, data, limits)
         if im.format in ("JPEG", "MPO"):
@@ -186,9 +193,9 @@ def _encode(image: Image.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, buffer.getvalue(), image.width, image.height, fmt)
 
 
-def _analysis_image(im: Image.Image) -> tuple[int, int, bytes]:
+def analysis_image(im: Image.Image) -> analysis.AnalysisImage:
     """The small engine-neutral RGBA copy analysis.py reads."""
     size = analysis.analysis_size(im.width, im.height)
     # shrink first, convert after: converting the full-size image would cost more than the whole answer
     small = im.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGBA")
-    return small.width, small.height, small.tobytes()
+    return analysis.AnalysisImage(small.width, small.height, small.tobytes())

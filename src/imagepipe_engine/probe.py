@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import warnings
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -70,9 +71,12 @@ class Header:
 
 @contextmanager
 def pillow_errors() -> Iterator[None]:
-    """Turn any Pillow decoder failure into InvalidImage, letting our own errors through."""
+    """Turn any Pillow decoder failure into InvalidImage, letting our own errors through. Pillow's warnings
+    (broken EXIF, malformed MPO headers) are silenced: the outcome says all that matters."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     except ImagePipeError:
         raise
     except Image.DecompressionBombError as exc:  # only if someone re-enables Pillow's guard
