@@ -7,13 +7,13 @@ import io
 from typing import cast
 
 import pytest
+import pyvips
 from PIL import Image
 
 from imagepipe.models import Recipe
 from imagepipe_engine import Limits, Render, colour, engine
 from imagepipe_engine.select import NAMES
 
-pyvips = pytest.importorskip("pyvips")
 LIMITS = Limits(max_pixels=50_000_000, max_frames=100, max_output_dimension=4096)
 RECIPE = Recipe.model_validate({"variants": [{"name": "v", "width": 32, "format": "png"}]})
 RED, ORANGE = (255, 0, 0), (200, 120, 60)
