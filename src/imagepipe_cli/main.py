@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from imagepipe_cli.render import render
+
 app = typer.Typer(
     name="imagepipe",
     help="Render images offline, or drive an imagepipe API.",
@@ -16,6 +18,9 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """imagepipe: render images offline, or drive an imagepipe API."""
+
+
+app.command("render")(render)
 
 
 def main() -> None:
