@@ -67,6 +67,7 @@ class Header:
     orientation: int  # 1..8, 1 when absent or nonsense
     exif: dict[str, str] = field(default_factory=dict)
     icc_profile: bytes | None = None
+    decoded: bool = False  # reading it decoded the pixels (a PNG with metadata after them, or a broken one)
 
 
 @contextmanager
@@ -95,15 +96,35 @@ def open_image(data: bytes) -> Image.Image:
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:
-    """Check the limits, then describe the source. Reads PNG pixels too: its eXIf chunk may follow them."""
+    """Check the limits, then describe the source. A PNG whose chunks after the pixels may hold EXIF (ImageMagick
+    writes it there), or whose chunks do not add up, is decoded to read them, as Pillow's getexif() does."""
     frames = _check_limits(im, data, limits)
     source_format, source_mode = im.format or "unknown", im.mode
     icc = im.info.get("icc_profile")
-    orientation, exif = _read_exif(im)
+    decode = im.format == "PNG" and not _png_metadata_before_pixels(data)
+    orientation, exif = _read_exif(im, decode)
     width, height = im.size[::-1] if orientation >= 5 else im.size
-    return Header(
-        source_format, source_mode, width, height, frames, orientation, exif, icc if isinstance(icc, bytes) else None
-    )
+    icc_profile = icc if isinstance(icc, bytes) else None
+    return Header(source_format, source_mode, width, height, frames, orientation, exif, icc_profile, decode)
+
+
+def _png_metadata_before_pixels(data: bytes) -> bool:
+    """Whether a PNG's chunks are whole, end in IEND, and only image data follows the first IDAT: then all
+    its metadata is in the header Pillow has read, and nothing needs decoding to find more."""
+    pos, pixels = 8, False
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            return False
+        if kind == b"IEND":
+            return True
+        if kind == b"IDAT":
+            pixels = True
+        elif pixels:
+            return False
+        pos = end
+    return False
 
 
 def check_pixels(size: tuple[int, int], limits: Limits) -> None:
@@ -168,12 +189,12 @@ def _after_sub_blocks(data: bytes, pos: int) -> int:
     return pos + 1
 
 
-def _read_exif(im: Image.Image) -> tuple[int, dict[str, str]]:
+def _read_exif(im: Image.Image, decode: bool) -> tuple[int, dict[str, str]]:
     """The orientation and a few descriptive fields. Broken EXIF counts as what could be read: the pixels may
-    be fine, and if they are not, the decoder says so."""
+    be fine, and if they are not, the decoder says so. ``decode``: let a PNG load its pixels to find EXIF."""
     fields: dict[str, str] = {}
     try:
-        exif = im.getexif()
+        exif = im.getexif() if decode else Image.Image.getexif(im)  # the base method: from the header only
         _collect(exif, _EXIF_TAGS, fields)
         _collect(exif.get_ifd(_EXIF_IFD), _EXIF_IFD_TAGS, fields)
     except _DECODE_ERRORS:

@@ -46,17 +46,18 @@ pyvips.cache_set_max_files(0)
 pyvips.block_untrusted_set(True)
 pyvips.operation_block_set("VipsForeignLoad", True)
 # the loaders of the formats the API accepts (AVIF is read by the HEIF loader); no other may run
-_ALLOWED_LOADERS = ("Jpeg", "Nsgif", "Webp", "Heif", "Tiff")
+_ALLOWED_LOADERS = ("Jpeg", "Png", "Nsgif", "Webp", "Heif", "Tiff")
 for _loader in _ALLOWED_LOADERS:
     pyvips.operation_block_set(f"VipsForeignLoad{_loader}", False)
 
 _Loader = Callable[..., pyvips.Image]
-# format (as probe.py names it) -> libvips loader. Pillow decodes the others: BMP, which libvips lacks, and PNG,
-# whose pixels the header reader has decoded already to reach an eXIf chunk that may follow them (ImageMagick
-# writes it there); decoding them twice would cost more and could disagree on a damaged file.
+# format (as probe.py names it) -> libvips loader. Pillow decodes BMP, which libvips lacks, and a PNG whose
+# pixels the header reader had to decode already (metadata after them, or chunks that do not add up):
+# decoding those twice would cost more, and could disagree on a damaged file.
 _LOADERS: dict[str, _Loader] = {
     "JPEG": pyvips.Image.jpegload_buffer,
     "MPO": pyvips.Image.jpegload_buffer,
+    "PNG": pyvips.Image.pngload_buffer,
     "GIF": pyvips.Image.gifload_buffer,
     "WEBP": pyvips.Image.webpload_buffer,
     "AVIF": pyvips.Image.heifload_buffer,
@@ -107,7 +108,7 @@ def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[p
     with probe.pillow_errors(), probe.open_image(data) as im:
         loader = _LOADERS.get(im.format or "")
         header = probe.read_header(im, data, limits) if loader is not None else None
-    if loader is None or header is None:
+    if loader is None or header is None or header.decoded:
         header, pil_image = pillow.decode(data, variants, limits)
         return header, _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
@@ -180,8 +181,8 @@ def _upright(image: pyvips.Image, orientation: int) -> pyvips.Image:
 
 
 def _from_pillow(pixels: bytes, width: int, height: int, bands: int) -> pyvips.Image:
-    image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
-    return image.copy(interpretation="b-w" if bands <= 2 else "srgb").copy_memory()
+    image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")  # keeps ``pixels`` alive
+    return image.copy(interpretation="b-w" if bands <= 2 else "srgb")
 
 
 def _split_alpha(image: pyvips.Image) -> tuple[pyvips.Image, pyvips.Image | None]:
