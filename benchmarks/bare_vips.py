@@ -35,8 +35,8 @@ def variants(data: bytes) -> list[bytes]:
     image = pyvips.Image.new_from_buffer(data, "", **options).copy_memory()
     large = image.resize(min(1.0, LARGE / max(image.width, image.height)))
     medium = large.resize(min(1.0, MEDIUM / max(large.width, large.height)))
-    crop = THUMB / min(image.width, image.height)
-    thumb = image.resize(crop).crop(0, 0, THUMB, THUMB)  # corner crop: the cheapest cover
+    crop = THUMB / min(medium.width, medium.height)
+    thumb = medium.resize(crop).crop(0, 0, THUMB, THUMB)  # from the smallest source, corner crop: the cheapest
     return [
         thumb.webpsave_buffer(Q=80, effort=4, keep=0),
         medium.jpegsave_buffer(Q=82, keep=0),

@@ -112,7 +112,7 @@ def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[p
         header, pil_image = pillow.decode(data, variants, limits)
         return header, _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
-    if loader is pyvips.Image.jpegload_buffer:
+    if header.format in ("JPEG", "MPO"):
         upright = (header.width, header.height)
         factor = min(1.0, max(geometry.scale(v, upright, limits.max_output_dimension) for v in variants))
         options["shrink"] = geometry.jpeg_shrink(upright, factor)  # the reduction Pillow's draft() picks
@@ -138,7 +138,7 @@ def _vips_errors() -> Iterator[None]:
 
 
 def _check_header(image: pyvips.Image, limits: Limits) -> None:
-    """libvips' own view of the header must be within the limits too: two parsers, neither trusted alone."""
+    """What libvips will decode must be within the limits too: two parsers, neither trusted alone."""
     probe.check_pixels((image.width, image.height), limits)
     pages = image.get("n-pages") if image.get_typeof("n-pages") else 1
     if int(pages) > limits.max_frames:

@@ -96,3 +96,25 @@ def test_the_bound_catches_a_half_pixel_shift() -> None:
     picture.save(encode[0], "PNG")
     moved.save(encode[1], "PNG")
     assert mean_difference(encode[0].getvalue(), encode[1].getvalue()) > LOSSY_BOUND
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_both_engines_agree_on_a_large_jpeg_decoded_reduced(orientation: int) -> None:
+    """Small variants of a large JPEG: both decode it reduced (the same power of two) and resample the rest."""
+    detail = Image.effect_mandelbrot((3000, 2000), (-2.0, -1.2, 1.0, 1.2), 64).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    detail.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
+    small = Recipe.model_validate(
+        {
+            "variants": [
+                {"name": "thumb", "width": 200, "height": 200, "fit": "cover", "format": "png"},
+                {"name": "small", "width": 300, "format": "png"},
+            ]
+        }
+    )
+    vips, reference = (engine(name)(buffer.getvalue(), small, LIMITS) for name in ("vips", "pillow"))
+    assert [(v.width, v.height) for v in vips.variants] == [(v.width, v.height) for v in reference.variants]
+    for got, want in zip(vips.variants, reference.variants, strict=True):
+        assert mean_difference(got.data, want.data) <= LOSSLESS_BOUND, want.name
