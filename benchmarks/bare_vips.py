@@ -33,10 +33,12 @@ def variants(data: bytes) -> list[bytes]:
     if probe.get("vips-loader").startswith("jpegload"):
         options["shrink"] = next(s for s in (8, 4, 2, 1) if s <= max(1, int(1 / factor)))
     image = pyvips.Image.new_from_buffer(data, "", **options).copy_memory()
-    large = image.resize(min(1.0, LARGE / max(image.width, image.height)))
-    medium = large.resize(min(1.0, MEDIUM / max(large.width, large.height)))
+    # Catmull-Rom, as the engines use (libvips' default, Lanczos 3, costs more); each size made once, in
+    # memory, since a lazy pipeline would recompute the larger ones for every smaller one
+    large = image.resize(min(1.0, LARGE / max(image.width, image.height)), kernel="cubic").copy_memory()
+    medium = large.resize(min(1.0, MEDIUM / max(large.width, large.height)), kernel="cubic").copy_memory()
     crop = THUMB / min(medium.width, medium.height)
-    thumb = medium.resize(crop).crop(0, 0, THUMB, THUMB)  # from the smallest source, corner crop: the cheapest
+    thumb = medium.resize(crop, kernel="cubic").crop(0, 0, THUMB, THUMB)  # from the smallest source; corner crop
     return [
         thumb.webpsave_buffer(Q=80, effort=4, keep=0),
         medium.jpegsave_buffer(Q=82, keep=0),
