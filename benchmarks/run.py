@@ -96,6 +96,19 @@ def limit(images: list[bytes], processes: int, name: str) -> float:
         return len(images) / timed(lambda: list(pool.map(_render, jobs)))
 
 
+def interleaved(images: list[bytes]) -> tuple[float, float]:
+    """Milliseconds per image of the vips and the Pillow engine, image by image in turn in this process, so
+    that a busy neighbour slows both alike (pools measured one after the other are not so protected)."""
+    vips, pillow = engine("vips"), engine("pillow")
+    spent = [0.0, 0.0]
+    for data in images:
+        for index, render in enumerate((vips, pillow)):
+            start = time.perf_counter()
+            render(data, DEFAULT_RECIPE, LIMITS)
+            spent[index] += time.perf_counter() - start
+    return spent[0] * 1000 / len(images), spent[1] * 1000 / len(images)
+
+
 def offline(folder: Path, processes: int, out: Path, *, bare: bool) -> float:
     """Images per second, from a fresh process to the last file written, of ``imagepipe render --engine vips``
     or of bare_vips.py's pool over the same files (start-up included for both: a user waits for it)."""
@@ -429,6 +442,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(Figure(f"bare_vips_{n}_core", limit(images, n, "bare"), "images/s", "pyvips alone, process pool"))
         say(Figure(f"limit_{n}_core", limit(images, n, "vips"), "images/s", "the vips engine, process pool"))
         say(Figure(f"limit_pillow_{n}_core", limit(images, n, "pillow"), "images/s", "the Pillow engine"))
+    vips_ms, pillow_ms = interleaved(images[: max(2, len(images) // 2)])
+    say(Figure("engine_vips_interleaved", vips_ms, "ms/image", "one process, engines in turn"))
+    say(Figure("engine_pillow_interleaved", pillow_ms, "ms/image", "one process, engines in turn"))
     folder, out = corpus.folder(args.images, args.megapixels), ROOT / "benchmarks" / ".render"
     n = core_counts[-1]
     for bare in (True, False):  # interleaved, so that a busy neighbour hurts both alike
@@ -518,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = {
         "vips_vs_pillow_1_core": value["limit_1_core"] / value["limit_pillow_1_core"],
         "vips_vs_pillow_equal_cores": value[f"limit_{equal}_core"] / value[f"limit_pillow_{equal}_core"],
+        "vips_vs_pillow_interleaved": value["engine_pillow_interleaved"] / value["engine_vips_interleaved"],
         "vips_engine_vs_bare_vips": value[f"limit_{equal}_core"] / value[f"bare_vips_{equal}_core"],
         "render_cli_vs_bare_vips_pool": value[f"render_cli_vips_{equal}_core"] / value[f"bare_vips_files_{equal}_core"],
         "imagepipe_vs_best_limit": value[f"imagepipe_{equal}_core"] / best_limit,
@@ -534,6 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = {
         "vips_vs_pillow_1_core": ">= 2.2",
         "vips_vs_pillow_equal_cores": ">= 2.2",
+        "vips_vs_pillow_interleaved": ">= 2.2",
         "vips_engine_vs_bare_vips": "(for reference)",
         "render_cli_vs_bare_vips_pool": ">= 0.85",
         "imagepipe_vs_best_limit": ">= 0.6",

@@ -38,6 +38,8 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
         f"imagepipe_pillow_{cores}_core",
         "peak_rss_2mp_vips",
         "peak_rss_2mp_pillow",
+        "engine_vips_interleaved",
+        "engine_pillow_interleaved",
         "seed_design",
         "imagepipe_1_core",
         "dispatch_imagepipe",
