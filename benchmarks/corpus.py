@@ -22,6 +22,12 @@ def photo(index: int, width: int, height: int) -> Image.Image:
     return Image.merge("RGB", (red, green, blue)).filter(ImageFilter.GaussianBlur(0.6))
 
 
+def folder(count: int, megapixels: float) -> Path:
+    """Where :func:`build` keeps the files of a corpus."""
+    width = int((megapixels * 1_000_000 * 4 / 3) ** 0.5)
+    return CACHE / f"{count}x{width}x{width * 3 // 4}"
+
+
 def build(count: int, megapixels: float, png_every: int = 5) -> list[tuple[str, bytes]]:
     """``count`` images of about ``megapixels`` (4:3), every ``png_every``-th a PNG; cached on disk."""
     width = int((megapixels * 1_000_000 * 4 / 3) ** 0.5)

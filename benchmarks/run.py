@@ -1,14 +1,18 @@
-"""``make bench``: imagepipe against the limit of Pillow on these cores and against the seed article's design.
+"""``make bench``: imagepipe against the limits of libvips and Pillow on these cores and against the seed
+article's design.
 
 Every figure comes from this one run, on this machine, so the ratios compare like with like:
 
-1. limit      the default recipe by a plain process pool over in-memory bytes (no queue, no storage)
+1. limit      the default recipe by a plain process pool over in-memory bytes (no queue, no storage): bare
+              pyvips (bare_vips.py), the vips engine and the Pillow engine; then `imagepipe render` against a
+              bare pyvips pool over the same files on disk, both as fresh processes
 2. seed       the seed article's design: image bytes through Redis with arq's defaults (pickle), a decode
               per variant, the imaging on the event loop
-3. imagepipe  end to end: Redis + moto S3/DynamoDB + the real worker process, with 1 and 2 imaging cores
+3. imagepipe  end to end: Redis + moto S3/DynamoDB + the real worker process, with 1 and 2 imaging cores (vips),
+              and 2 on the Pillow engine
 4. dispatch   no-op jobs through imagepipe's enqueue and worker settings vs raw arq defaults
 5. imports    the API and trigger handler modules vs fastapi + mangum + boto3 alone
-6. memory     peak RSS of rendering one 50 MP JPEG
+6. memory     peak RSS of rendering one 50 MP JPEG, on each engine
 
     python benchmarks/run.py [--images 40] [--megapixels 12] [--quick] [--out FILE]
 """
@@ -22,6 +26,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,8 +48,8 @@ from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
 from arq.worker import Worker, create_worker  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import bare_vips  # noqa: E402
 import corpus  # noqa: E402
-import imaging  # noqa: E402
 import processes  # noqa: E402
 from imagepipe import jobs  # noqa: E402
 from imagepipe.keys import new_image_id, upload_key  # noqa: E402
@@ -52,8 +57,9 @@ from imagepipe.models import DEFAULT_RECIPE, Recipe, SourceObject, Status  # noq
 from imagepipe.records import ImageRecords  # noqa: E402
 from imagepipe.settings import Settings  # noqa: E402
 from imagepipe.storage import ImageStore  # noqa: E402
+from imagepipe_engine import Limits, engine  # noqa: E402
 
-LIMITS = imaging.Limits(max_pixels=60_000_000, max_frames=100, max_output_dimension=4096)
+LIMITS = Limits(max_pixels=60_000_000, max_frames=100, max_output_dimension=4096)
 
 
 @dataclass
@@ -73,15 +79,47 @@ def timed(fn: Callable[[], object]) -> float:
 # 1. the limit ----------------------------------------------------------------------------------------
 
 
-def _render(data: bytes) -> int:
-    return len(imaging.render(data, DEFAULT_RECIPE, LIMITS).variants)
+def _render(job: tuple[str, bytes]) -> int:
+    name, data = job
+    return len(engine(name)(data, DEFAULT_RECIPE, LIMITS).variants)
 
 
-def limit(images: list[bytes], processes: int) -> float:
-    """Images per second a bare process pool renders the default recipe at."""
+def limit(images: list[bytes], processes: int, name: str) -> float:
+    """Images per second a bare process pool renders the default recipe at, with engine ``name`` or, for
+    ``bare``, with pyvips alone (bare_vips.py)."""
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_render, images[:processes]))  # start-up and imports are not imaging
-        return len(images) / timed(lambda: list(pool.map(_render, images)))
+        if name == "bare":
+            list(pool.map(bare_vips.render, images[:processes]))  # start-up and imports are not imaging
+            return len(images) / timed(lambda: list(pool.map(bare_vips.render, images)))
+        jobs = [(name, data) for data in images]
+        list(pool.map(_render, jobs[:processes]))
+        return len(images) / timed(lambda: list(pool.map(_render, jobs)))
+
+
+def interleaved(images: list[bytes]) -> tuple[float, float]:
+    """Milliseconds per image of the vips and the Pillow engine, image by image in turn in this process, so
+    that a busy neighbour slows both alike (pools measured one after the other are not so protected)."""
+    vips, pillow = engine("vips"), engine("pillow")
+    spent = [0.0, 0.0]
+    for data in images:
+        for index, render in enumerate((vips, pillow)):
+            start = time.perf_counter()
+            render(data, DEFAULT_RECIPE, LIMITS)
+            spent[index] += time.perf_counter() - start
+    return spent[0] * 1000 / len(images), spent[1] * 1000 / len(images)
+
+
+def offline(folder: Path, processes: int, out: Path, *, bare: bool) -> float:
+    """Images per second, from a fresh process to the last file written, of ``imagepipe render --engine vips``
+    or of bare_vips.py's pool over the same files (start-up included for both: a user waits for it)."""
+    count = sum(1 for p in folder.iterdir() if p.is_file())
+    if bare:
+        command = [sys.executable, str(ROOT / "benchmarks" / "bare_vips.py"), str(folder), str(out), str(processes)]
+    else:
+        script = Path(sys.executable).parent / "imagepipe"
+        command = [str(script), "render", str(folder), "--out", str(out), "--engine", "vips", "-j", str(processes)]
+    elapsed = timed(lambda: subprocess.run(command, capture_output=True, check=True))
+    return count / elapsed
 
 
 # 2. the seed article's design --------------------------------------------------------------------------
@@ -176,7 +214,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -> tuple[float, float, float]:
+async def end_to_end(
+    stack: Stack, images: list[bytes], cores: int, log: Path, engine_name: str
+) -> tuple[float, float, float]:
     """Images per second from enqueue to the last ``succeeded`` record, with ``cores`` imaging processes,
     and the shares of the machine's CPU that moto (standing in for S3 and DynamoDB) and the worker's own
     process (I/O, records, arq; not its imaging processes) took meanwhile."""
@@ -191,7 +231,12 @@ async def end_to_end(stack: Stack, images: list[bytes], cores: int, log: Path) -
         source = store.put_source(settings.upload_bucket, key, data, "image/jpeg")
         records.create(image_id, source, DEFAULT_RECIPE)
         staged.append((image_id, source))
-    env = {**stack.env, "IMAGEPIPE_IMAGING_WORKERS": str(cores), "IMAGEPIPE_SWEEP_EVERY_SECONDS": "60"}
+    env = {
+        **stack.env,
+        "IMAGEPIPE_IMAGING_WORKERS": str(cores),
+        "IMAGEPIPE_SWEEP_EVERY_SECONDS": "60",
+        "IMAGEPIPE_ENGINE": engine_name,
+    }
     worker = processes.Service(
         "worker",
         processes.spawn(
@@ -323,8 +368,9 @@ def import_seconds(paths: Sequence[Path], statement: str, runs: int) -> float:
 # 6. memory ------------------------------------------------------------------------------------------
 
 
-def peak_rss_mb(megapixels: float) -> tuple[float, float]:
-    """(peak RSS after imports, peak RSS after rendering one JPEG of ``megapixels``) in MB, fresh process."""
+def peak_rss_mb(megapixels: float, name: str) -> tuple[float, float]:
+    """(peak RSS after imports, peak RSS after rendering one JPEG of ``megapixels``) in MB, fresh process,
+    on engine ``name``."""
     data_path = ROOT / "benchmarks" / ".corpus" / f"big-{megapixels:g}.jpg"
     if not data_path.exists():
         data_path.parent.mkdir(parents=True, exist_ok=True)
@@ -332,12 +378,13 @@ def peak_rss_mb(megapixels: float) -> tuple[float, float]:
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's size at fork
     script = (
         "import sys; "
-        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'src')]!r}; "
         "hwm = lambda: next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')); "
-        "import imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        "from imagepipe_engine import Limits, engine; from imagepipe.models import DEFAULT_RECIPE; "
+        f"render = engine({name!r}); "
         f"data = open({str(data_path)!r}, 'rb').read(); "
         "before = hwm(); "
-        "imaging.render(data, DEFAULT_RECIPE, imaging.Limits(60_000_000, 100, 4096)); "
+        "render(data, DEFAULT_RECIPE, Limits(60_000_000, 100, 4096)); "
         "print(before, hwm())"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -351,12 +398,12 @@ def bombs_rss_mb() -> tuple[float, int, int]:
     folder = ROOT.parent / "shared" / "corpus" / "images" / "bomb"
     script = (
         "import sys; "
-        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'functions/worker')]!r}; "
-        "import pathlib, imaging; from imagepipe.models import DEFAULT_RECIPE; "
+        f"sys.path[:0] = {[str(ROOT / 'layers/shared'), str(ROOT / 'src')]!r}; "
+        "import pathlib; from imagepipe_engine import Limits, engine; from imagepipe.models import DEFAULT_RECIPE; "
         "from imagepipe.errors import ImagePipeError; refused = total = 0\n"
         f"for path in sorted(pathlib.Path({str(folder)!r}).iterdir()):\n"
         "    total += 1\n"
-        "    try: imaging.render(path.read_bytes(), DEFAULT_RECIPE, imaging.Limits(50_000_000, 100, 4096))\n"
+        "    try: engine()(path.read_bytes(), DEFAULT_RECIPE, Limits(50_000_000, 100, 4096))\n"
         "    except ImagePipeError: refused += 1\n"
         "hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(hwm, refused, total)"
@@ -389,8 +436,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.append(figure)
         print(f"  {figure.name:<28} {figure.value:>10.2f} {figure.unit:<10} {figure.note}", flush=True)
 
-    for n in sorted({1, min(2, cores)}):
-        say(Figure(f"limit_{n}_core", limit(images, n), "images/s", "process pool, in-memory bytes"))
+    core_counts = sorted({1, min(2, cores)})
+    for n in core_counts:
+        say(Figure(f"bare_vips_{n}_core", limit(images, n, "bare"), "images/s", "pyvips alone, process pool"))
+        say(Figure(f"limit_{n}_core", limit(images, n, "vips"), "images/s", "the vips engine, process pool"))
+        say(Figure(f"limit_pillow_{n}_core", limit(images, n, "pillow"), "images/s", "the Pillow engine"))
+    vips_ms, pillow_ms = interleaved(images[: max(2, len(images) // 2)])
+    say(Figure("engine_vips_interleaved", vips_ms, "ms/image", "one process, engines in turn"))
+    say(Figure("engine_pillow_interleaved", pillow_ms, "ms/image", "one process, engines in turn"))
+    folder, out = corpus.folder(args.images, args.megapixels), ROOT / "benchmarks" / ".render"
+    n = core_counts[-1]
+    for bare in (True, False):  # interleaved, so that a busy neighbour hurts both alike
+        shutil.rmtree(out, ignore_errors=True)
+        name, note = ("bare_vips_files", "bare_vips.py pool") if bare else ("render_cli_vips", "imagepipe render")
+        say(Figure(f"{name}_{n}_core", offline(folder, n, out, bare=bare), "images/s", f"{note}, files, fresh"))
+    shutil.rmtree(out, ignore_errors=True)
 
     stack = Stack.start()
     logs = ROOT / "benchmarks" / "results"
@@ -413,11 +473,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "the same with thumbnail(), which drafts",
             )
         )
-        for n in sorted({1, min(2, cores)}):
-            rate, moto_share, worker_share = asyncio.run(end_to_end(stack, images, n, logs / f"worker-{n}.log"))
-            say(Figure(f"imagepipe_{n}_core", rate, "images/s", "Redis + moto S3/DynamoDB + worker"))
-            say(Figure(f"moto_cpu_share_{n}_core", moto_share * 100, "% of CPU", "moto's share meanwhile"))
-            say(Figure(f"worker_io_cpu_share_{n}_core", worker_share * 100, "% of CPU", "worker process, not imaging"))
+        for engine_name, n in [("vips", c) for c in core_counts] + [("pillow", core_counts[-1])]:
+            log = logs / f"worker-{engine_name}-{n}.log"
+            rate, moto_share, worker_share = asyncio.run(end_to_end(stack, images, n, log, engine_name))
+            suffix = f"{n}_core" if engine_name == "vips" else f"pillow_{n}_core"
+            say(Figure(f"imagepipe_{suffix}", rate, "images/s", f"Redis + moto S3/DynamoDB + worker ({engine_name})"))
+            say(Figure(f"moto_cpu_share_{suffix}", moto_share * 100, "% of CPU", "moto's share meanwhile"))
+            say(Figure(f"worker_io_cpu_share_{suffix}", worker_share * 100, "% of CPU", "worker process, not imaging"))
         say(
             Figure(
                 "dispatch_imagepipe",
@@ -456,8 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "fastapi + mangum + boto3",
         )
     )
-    before, after = peak_rss_mb(2.0 if args.quick else 50.0)
-    say(Figure("peak_rss_50mp" if not args.quick else "peak_rss_2mp", after, "MB", f"{before:.0f} MB after imports"))
+    for engine_name in ("vips", "pillow"):
+        before, after = peak_rss_mb(2.0 if args.quick else 50.0, engine_name)
+        size = "2mp" if args.quick else "50mp"
+        say(Figure(f"peak_rss_{size}_{engine_name}", after, "MB", f"{before:.0f} MB after imports"))
 
     if (ROOT.parent / "shared" / "corpus").exists():
         rss, refused, total = bombs_rss_mb()
@@ -465,7 +529,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     value = {f.name: f.value for f in figures}
     equal = min(2, cores)
+    best_limit = max(value[f"bare_vips_{equal}_core"], value[f"limit_{equal}_core"])
     ratios = {
+        "vips_vs_pillow_1_core": value["limit_1_core"] / value["limit_pillow_1_core"],
+        "vips_vs_pillow_equal_cores": value[f"limit_{equal}_core"] / value[f"limit_pillow_{equal}_core"],
+        "vips_vs_pillow_interleaved": value["engine_pillow_interleaved"] / value["engine_vips_interleaved"],
+        "vips_engine_vs_bare_vips": value[f"limit_{equal}_core"] / value[f"bare_vips_{equal}_core"],
+        "render_cli_vs_bare_vips_pool": value[f"render_cli_vips_{equal}_core"] / value[f"bare_vips_files_{equal}_core"],
+        "imagepipe_vs_best_limit": value[f"imagepipe_{equal}_core"] / best_limit,
+        "imagepipe_pillow_vs_pillow_limit": value[f"imagepipe_pillow_{equal}_core"]
+        / value[f"limit_pillow_{equal}_core"],
         "imagepipe_vs_limit_equal_cores": value[f"imagepipe_{equal}_core"] / value[f"limit_{equal}_core"],
         "imagepipe_vs_seed": value[f"imagepipe_{equal}_core"] / value["seed_design"],
         "imagepipe_vs_seed_thumbnail": value[f"imagepipe_{equal}_core"] / value["seed_design_thumbnail"],
@@ -475,6 +548,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import_trigger_vs_baseline": value["import_trigger"] / value["import_baseline"],
     }
     targets = {
+        "vips_vs_pillow_1_core": ">= 2.2",
+        "vips_vs_pillow_equal_cores": ">= 2.2",
+        "vips_vs_pillow_interleaved": ">= 2.2",
+        "vips_engine_vs_bare_vips": "(for reference)",
+        "render_cli_vs_bare_vips_pool": ">= 0.85",
+        "imagepipe_vs_best_limit": ">= 0.6",
+        "imagepipe_pillow_vs_pillow_limit": "(for reference)",
         "imagepipe_vs_limit_equal_cores": ">= 0.9",
         "imagepipe_vs_seed": ">= 2.5",
         "imagepipe_vs_seed_thumbnail": "(for reference)",

@@ -12,7 +12,6 @@ from typing import Any
 from arq import Retry
 from aws_lambda_powertools.metrics import MetricUnit
 
-import imaging
 from imagepipe.errors import ImagePipeError, InternalError, ProcessingTimeout, TransientError
 from imagepipe.jobs import job_id
 from imagepipe.keys import output_key
@@ -21,6 +20,7 @@ from imagepipe.recipes import parse_recipe
 from imagepipe.records import StartOutcome
 from imagepipe.retries import give_up, retry_delay
 from imagepipe.services import Services
+from imagepipe_engine import EngineName, Limits, Render, RenderedVariant
 from observability import JobTelemetry
 
 
@@ -30,8 +30,9 @@ class WorkerContext:
 
     services: Services
     make_executor: Callable[[], Executor]
-    limits: imaging.Limits
-    engine: str  # its name in the metrics: "pillow" is the only one today
+    limits: Limits
+    engine: EngineName
+    render: Render
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,7 +107,7 @@ async def _process(
     executor = wctx.executor
     try:
         with telemetry.stage("render"):
-            rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
+            rendered = await loop.run_in_executor(executor, wctx.render, data, recipe, wctx.limits)
     except BrokenExecutor as exc:
         wctx.renew_executor(executor)
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
@@ -122,7 +123,7 @@ async def _process(
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
-async def _store_variant(services: Services, image_id: str, variant: imaging.RenderedVariant) -> VariantOutput:
+async def _store_variant(services: Services, image_id: str, variant: RenderedVariant) -> VariantOutput:
     settings = services.settings
     key = output_key(image_id, variant.name, variant.format.extension, settings.output_prefix)
     await asyncio.to_thread(

@@ -14,17 +14,17 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 
-import imaging
 from imagepipe import jobs, liveness
 from imagepipe.services import Services
 from imagepipe.settings import Settings, get_settings
+from imagepipe_engine import Limits, engine, engine_name
 from observability import logger
 from pipeline import WorkerContext, process_image
 from sweeper import sweep
 
 
 def imaging_executor(settings: Settings) -> Executor:
-    """Where Pillow runs: never on the event loop."""
+    """Where the engine runs: never on the event loop."""
     workers = settings.imaging_workers or os.cpu_count() or 1
     if settings.imaging_executor == "thread":
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaging")
@@ -33,24 +33,26 @@ def imaging_executor(settings: Settings) -> Executor:
 
 
 def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
-    """The process's services over arq's own pool, an imaging executor and the decoder limits."""
+    """The process's services over arq's own pool, the engine, an imaging executor and the decoder limits."""
+    name = engine_name(settings.engine)
     return WorkerContext(
         services=Services.build(settings, pool),
         make_executor=lambda: imaging_executor(settings),
-        limits=imaging.Limits(
+        limits=Limits(
             max_pixels=settings.max_pixels,
             max_frames=settings.max_frames,
             max_output_dimension=settings.max_output_dimension,
         ),
-        engine="pillow",
+        engine=name,
+        render=engine(name),
     )
 
 
-async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
+async def _heartbeat(redis: ArqRedis, member: str, settings: Settings, engine: str) -> None:
     """Beat while the event loop is responsive; a blocked loop stops beating and the worker reads as dead."""
     while True:
         try:
-            await liveness.beat(redis, member, settings.heartbeat_ttl_seconds)
+            await liveness.beat(redis, member, settings.heartbeat_ttl_seconds, engine)
         except (RedisError, OSError) as exc:  # a Redis blip must not kill the worker
             logger.warning("heartbeat failed", extra={"error": str(exc)})
         await asyncio.sleep(settings.heartbeat_seconds)
@@ -58,9 +60,10 @@ async def _heartbeat(redis: ArqRedis, member: str, settings: Settings) -> None:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
-    ctx["imagepipe"] = build_context(settings, ctx["redis"])
+    wctx = ctx["imagepipe"] = build_context(settings, ctx["redis"])
     ctx["worker_id"] = liveness.worker_id()
-    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings))
+    logger.info(f"worker {ctx['worker_id']} started: engine {wctx.engine}", extra={"engine": wctx.engine})
+    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx["redis"], ctx["worker_id"], settings, wctx.engine))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from imagepipe_cli import commands
+from imagepipe_cli.render import render
 
 app = typer.Typer(
     name="imagepipe",
@@ -19,6 +20,9 @@ commands.register(app)
 @app.callback()
 def _root() -> None:
     """imagepipe: render images offline, or drive an imagepipe API."""
+
+
+app.command("render")(render)
 
 
 def main() -> None:

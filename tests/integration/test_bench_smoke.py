@@ -4,6 +4,7 @@ No timing is asserted here; speed is measured by `make bench` and reported as ra
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,18 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(out.read_text())
+    cores = min(2, os.cpu_count() or 1)
     assert set(figures["figures"]) >= {
+        "bare_vips_1_core",
         "limit_1_core",
+        "limit_pillow_1_core",
+        f"bare_vips_files_{cores}_core",
+        f"render_cli_vips_{cores}_core",
+        f"imagepipe_pillow_{cores}_core",
+        "peak_rss_2mp_vips",
+        "peak_rss_2mp_pillow",
+        "engine_vips_interleaved",
+        "engine_pillow_interleaved",
         "seed_design",
         "imagepipe_1_core",
         "dispatch_imagepipe",

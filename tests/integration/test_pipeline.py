@@ -1,12 +1,15 @@
-"""Upload through the API, process with the real arq worker, read the result: real Redis, moto, Pillow."""
+"""Upload through the API, process with the real arq worker, read the result: real Redis, moto, the engine."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
 from conftest import RunWorker
@@ -158,3 +161,29 @@ async def test_openapi_documents_the_routes(api: httpx.AsyncClient) -> None:
     } <= set(spec["paths"])
     assert {"get", "delete"} <= set(spec["paths"]["/images/{image_id}"])
     assert "202" in spec["paths"]["/images"]["post"]["responses"]
+
+
+async def test_queue_shows_the_engine_each_worker_renders_with(
+    api: httpx.AsyncClient, stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import worker as worker_module
+
+    monkeypatch.setenv("IMAGEPIPE_ENGINE", "pillow")
+    get_settings.cache_clear()
+    pool = await jobs.connect(get_settings())
+    ctx: dict[str, Any] = {"redis": pool}
+    try:
+        with caplog.at_level(logging.INFO, logger="imagepipe.worker"):
+            await worker_module.startup(ctx)
+        assert f"worker {ctx['worker_id']} started: engine pillow" in caplog.text
+        for _ in range(100):  # the heartbeat task beats as soon as the loop lets it
+            engines = (await api.get("/queue")).json()["engines"]
+            if ctx["worker_id"] in engines:
+                break
+            await asyncio.sleep(0.05)
+        assert engines[ctx["worker_id"]] == "pillow"
+    finally:
+        await worker_module.shutdown(ctx)
+        await pool.aclose()
+        get_settings.cache_clear()
+    assert ctx["worker_id"] not in (await api.get("/queue")).json()["engines"]  # gone with the worker

@@ -121,16 +121,17 @@ def test_every_handler_resolves_with_the_layer(logical_id: str, isolated_imports
 
 @pytest.mark.parametrize("logical_id", functions())
 def test_functions_import_no_imaging_code(logical_id: str, stack_env: dict[str, str]) -> None:
-    """Cold start is a product figure: Pillow lives with the worker only."""
+    """Cold start is a product figure: Pillow and libvips live with the worker only."""
     template = load_template()
     props = function_properties(logical_id, template)
     module_name = props["Handler"].rsplit(".", 1)[0]
     paths = [str(REPO / props["CodeUri"]), *map(str, layer_dirs(props, template))]
-    script = f"import sys; sys.path[:0] = {paths!r}; import {module_name}; print('PIL' in sys.modules)"
+    imaging = ["PIL", "pyvips", "imagepipe_engine"]
+    script = f"import sys; sys.path[:0] = {paths!r}; import {module_name}; print(set({imaging!r}) & set(sys.modules))"
     env = {**os.environ, "IMAGEPIPE_WORKER_CLUSTER": "c", "IMAGEPIPE_WORKER_SERVICE": "s", "PYTHONPATH": ""}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "set()"
 
 
 def test_layer_requirements_cover_the_shared_library() -> None:
@@ -167,4 +168,6 @@ def test_sam_build_puts_the_library_in_the_layers_python_folder() -> None:
     for package in ("pydantic", "arq", "msgpack", "aws_lambda_powertools"):
         assert (layer / package).is_dir(), package
     assert (BUILD / "ApiFunction" / "app.py").exists() and (BUILD / "ApiFunction" / "fastapi").is_dir()
-    assert not (BUILD / "ApiFunction" / "PIL").exists()
+    for library in ("PIL", "pyvips", "pyvips_binary", "imagepipe_engine"):
+        assert not (BUILD / "ApiFunction" / library).exists(), library
+        assert not (layer / library).exists(), library

@@ -21,6 +21,8 @@ class QueueStats(BaseModel):
     """images failed for good (permanently, or out of retries): see `make replay`"""
     workers: int
     """workers that sent a heartbeat recently"""
+    engines: dict[str, str] = {}
+    """the image engine (`vips` or `pillow`) of each of those workers, by worker id (host:pid)"""
 
 
 @router.get("/queue", response_model=QueueStats)
@@ -30,6 +32,9 @@ async def queue_stats(services: ServicesDep) -> QueueStats:
     pool = await services.queue()
     depth, running = await jobs.queue_depth(pool, settings.queue_name)
     workers = await liveness.alive(pool, settings.heartbeat_ttl_seconds)
+    engines = await liveness.engines(pool, workers)
     dead = await run_in_threadpool(services.records.count, Status.FAILED)
     # arq keeps a running job in the queue until it finishes
-    return QueueStats(depth=max(0, depth - running), in_progress=running, dead_letters=dead, workers=len(workers))
+    return QueueStats(
+        depth=max(0, depth - running), in_progress=running, dead_letters=dead, workers=len(workers), engines=engines
+    )

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     sweep_limit: int = Field(default=1000, ge=1, description="records and objects one sweep looks at")
     imaging_executor: Literal["process", "thread"] = "process"
     imaging_workers: int = Field(default=0, ge=0, description="0 means one per core")
+    engine: Literal["vips", "pillow"] | None = Field(default=None, description="None: vips where pyvips imports")
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,5 @@
-"""The Pillow core on in-memory images and the shared corpus: sizes, fits, formats, modes, orientation,
-limits, metadata and the one error boundary."""
+"""The engines' contract, held for each engine: sizes, fits, formats, modes, orientation, limits, metadata and
+the one error boundary, on in-memory images and the shared corpus. test_conformance.py compares the engines."""
 
 from __future__ import annotations
 
@@ -7,19 +7,27 @@ import hashlib
 import io
 import pickle
 import struct
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageStat, features
+from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames, TooManyPixels
 from imagepipe.models import DEFAULT_RECIPE, Recipe
-from imaging import Limits, Rendered, render
+from imagepipe_engine import Limits, Render, Rendered, engine
+from imagepipe_engine.select import NAMES
 
 IMAGES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "images"
 LIMITS = Limits(max_pixels=50_000_000, max_frames=100, max_output_dimension=4096)
+
+
+@pytest.fixture(params=NAMES)
+def render(request: pytest.FixtureRequest) -> Render:
+    """Every test below runs once per engine."""
+    return engine(request.param)
 
 
 def recipe(*variants: dict[str, Any], filters: list[dict[str, Any]] | None = None) -> Recipe:
@@ -86,7 +94,7 @@ def rgba_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int, int
         ({"width": 300, "height": 50, "fit": "contain"}, (300, 50)),
     ],
 )
-def test_fits_give_the_promised_size(variant: dict[str, Any], expected: tuple[int, int]) -> None:
+def test_fits_give_the_promised_size(render: Render, variant: dict[str, Any], expected: tuple[int, int]) -> None:
     out = render(encoded(photo(400, 200)), recipe({"name": "v", "format": "png", **variant}), LIMITS)
     assert (out.variants[0].width, out.variants[0].height) == expected
     assert opened(out).size == expected
@@ -97,7 +105,7 @@ BOXES = [(1, 1), (50, 50), (99, 33), (128, 96), (256, 256), (300, 7)]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=str)
-def test_every_fit_gives_exact_sizes_for_awkward_sources_and_boxes(size: tuple[int, int]) -> None:
+def test_every_fit_gives_exact_sizes_for_awkward_sources_and_boxes(render: Render, size: tuple[int, int]) -> None:
     variants = [
         {"name": f"{fit}-{w}x{h}", "width": w, "height": h, "fit": fit, "format": "png"}
         for fit in ("cover", "contain")
@@ -114,7 +122,7 @@ def test_every_fit_gives_exact_sizes_for_awkward_sources_and_boxes(size: tuple[i
         assert got.width == min(w, size[0]) or got.height == min(h, size[1])
 
 
-def test_cover_crops_the_centre() -> None:
+def test_cover_crops_the_centre(render: Render) -> None:
     source = Image.new("RGB", (300, 100), "blue")
     source.paste((255, 0, 0), (100, 0, 200, 100))  # a red middle third between blue sides
     out = render(encoded(source), recipe({"name": "v", "width": 50, "height": 50, "fit": "cover"}), LIMITS)
@@ -122,7 +130,7 @@ def test_cover_crops_the_centre() -> None:
     assert r > 240 and b < 15
 
 
-def test_contain_pads_with_transparency_where_the_format_keeps_it_and_white_in_jpeg() -> None:
+def test_contain_pads_with_transparency_where_the_format_keeps_it_and_white_in_jpeg(render: Render) -> None:
     data = encoded(Image.new("RGB", (400, 200), (0, 0, 200)))
     out = render(
         data,
@@ -139,7 +147,7 @@ def test_contain_pads_with_transparency_where_the_format_keeps_it_and_white_in_j
     assert rgba_at(jpeg, (50, 50))[2] > 180
 
 
-def test_every_format_decodes_as_itself_and_carries_no_metadata() -> None:
+def test_every_format_decodes_as_itself_and_carries_no_metadata(render: Render) -> None:
     exif = Image.Exif()
     exif[0x010F] = "Camera Maker"
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -155,7 +163,7 @@ def test_every_format_decodes_as_itself_and_carries_no_metadata() -> None:
         assert not {"icc_profile", "exif", "comment", "xmp"} & set(im.info), im.info
 
 
-def test_output_dimensions_are_clamped() -> None:
+def test_output_dimensions_are_clamped(render: Render) -> None:
     out = render(
         encoded(photo(400, 300)),
         recipe(
@@ -167,7 +175,7 @@ def test_output_dimensions_are_clamped() -> None:
     assert [(v.width, v.height) for v in out.variants] == [(100, 100), (100, 75)]
 
 
-def test_a_variant_is_the_same_whatever_else_the_recipe_asks_for() -> None:
+def test_a_variant_is_the_same_whatever_else_the_recipe_asks_for(render: Render) -> None:
     # smaller variants are derived from larger ones; a panorama's cover thumbnail needs more than the
     # inside-fit medium has, and must not be upscaled from it
     data = encoded(Image.effect_noise((4000, 400), 80).convert("RGB"))  # fine detail shows any upscaling
@@ -178,7 +186,7 @@ def test_a_variant_is_the_same_whatever_else_the_recipe_asks_for() -> None:
     assert ImageStat.Stat(ImageChops.difference(alone, together)).mean[0] < 1.5
 
 
-def test_a_large_jpeg_decodes_reduced_and_renders_right() -> None:
+def test_a_large_jpeg_decodes_reduced_and_renders_right(render: Render) -> None:
     source = photo(3000, 2000)
     data = encoded(source, "JPEG", quality=92)
     out = render(data, recipe({"name": "v", "width": 300, "format": "png"}), LIMITS)
@@ -190,7 +198,7 @@ def test_a_large_jpeg_decodes_reduced_and_renders_right() -> None:
 # filters
 
 
-def test_grayscale_filter_gives_grey_in_every_format() -> None:
+def test_grayscale_filter_gives_grey_in_every_format(render: Render) -> None:
     out = render(
         encoded(photo(64, 64)),
         recipe({"name": "j", "width": 64}, {"name": "w", "width": 64, "format": "webp"}, filters=[{"op": "grayscale"}]),
@@ -201,7 +209,7 @@ def test_grayscale_filter_gives_grey_in_every_format() -> None:
     assert largest_difference(r, g) <= 2 and largest_difference(g, b) <= 2
 
 
-def test_filters_change_colour_and_leave_alpha_alone() -> None:
+def test_filters_change_colour_and_leave_alpha_alone(render: Render) -> None:
     source = photo(64, 64).convert("RGBA")
     alpha = Image.linear_gradient("L").resize((64, 64))
     source.putalpha(alpha)
@@ -228,18 +236,29 @@ TURNED = {
 }
 
 
+def as_srgb(image: Image.Image) -> Image.Image:
+    """The image's pixels in sRGB, through its embedded profile if it has one (ColorMatch RGB, say)."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    converted = ImageCms.profileToProfile(image.convert("RGB"), source, ImageCms.createProfile("sRGB"))
+    assert converted is not None
+    return converted
+
+
 def upright_twin(path: Path) -> Image.Image:
     if path.name.startswith("Landscape_"):
         return Image.open(IMAGES / "orientation" / "Landscape_1.jpg")
     if path.name.startswith("hopper_"):
         return Image.open(IMAGES / "baseline" / "hopper.jpg")
-    return Image.open(path).transpose(TURNED[path.name])
+    return as_srgb(Image.open(path)).transpose(TURNED[path.name])
 
 
 @pytest.mark.parametrize(
     "path", sorted(p for p in (IMAGES / "orientation").iterdir() if p.name != "LICENSE.recurser"), ids=lambda p: p.name
 )
-def test_every_orientation_comes_out_upright(path: Path) -> None:
+def test_every_orientation_comes_out_upright(render: Render, path: Path) -> None:
     out = render(path.read_bytes(), recipe({"name": "v", "width": 256, "height": 256, "format": "png"}), LIMITS)
     got, upright = opened(out), upright_twin(path)
     assert (out.metadata.width, out.metadata.height) == upright.size
@@ -260,7 +279,7 @@ def test_every_orientation_comes_out_upright(path: Path) -> None:
     ("name", "mode"),
     [("pil_sample_cmyk.jpg", "RGB"), ("pil123p.png", "RGB"), ("hopper_gray.jpg", "L"), ("basn2c16.png", "RGB")],
 )
-def test_modes_become_what_jpeg_takes_with_the_right_colours(name: str, mode: str) -> None:
+def test_modes_become_what_jpeg_takes_with_the_right_colours(render: Render, name: str, mode: str) -> None:
     path = IMAGES / "modes" / name
     out = opened(render(path.read_bytes(), recipe({"name": "v", "width": 512, "format": "jpeg"}), LIMITS))
     assert out.mode == mode
@@ -268,7 +287,7 @@ def test_modes_become_what_jpeg_takes_with_the_right_colours(name: str, mode: st
         assert distance(out, on_white(source)) < 6
 
 
-def test_sixteen_bit_grey_is_scaled_not_clipped_to_white() -> None:
+def test_sixteen_bit_grey_is_scaled_not_clipped_to_white(render: Render) -> None:
     gradient = opened(
         render(
             (IMAGES / "modes" / "basn0g16.png").read_bytes(),
@@ -292,7 +311,7 @@ def test_sixteen_bit_grey_is_scaled_not_clipped_to_white() -> None:
 @pytest.mark.parametrize(
     "name", ["transparent.png", "transparent.webp", "p_trns_single.png", "rgb_trns.png", "i_trns.png", "pil123p.png"]
 )
-def test_transparency_is_kept_in_png_and_webp_and_flattened_onto_white_in_jpeg(name: str) -> None:
+def test_transparency_is_kept_in_png_and_webp_and_flattened_onto_white_in_jpeg(render: Render, name: str) -> None:
     data = (IMAGES / "modes" / name).read_bytes()
     with Image.open(io.BytesIO(data)) as source:
         alpha = source.convert("RGBA").getchannel("A")
@@ -310,7 +329,7 @@ def test_transparency_is_kept_in_png_and_webp_and_flattened_onto_white_in_jpeg(n
 # limits
 
 
-def test_pixel_limit_is_per_frame_and_inclusive() -> None:
+def test_pixel_limit_is_per_frame_and_inclusive(render: Render) -> None:
     small = Limits(max_pixels=10_000, max_frames=10, max_output_dimension=4096)
     assert render(encoded(photo(100, 100)), DEFAULT_RECIPE, small).metadata.width == 100
     with pytest.raises(TooManyPixels):
@@ -322,7 +341,7 @@ def animated_gif(frames: int, size: int = 16) -> bytes:
     return encoded(images[0], "GIF", save_all=True, append_images=images[1:])
 
 
-def test_frame_limit() -> None:
+def test_frame_limit(render: Render) -> None:
     data = animated_gif(5)
     with pytest.raises(TooManyFrames):
         render(data, DEFAULT_RECIPE, Limits(max_pixels=10_000, max_frames=4, max_output_dimension=4096))
@@ -332,7 +351,7 @@ def test_frame_limit() -> None:
     )
 
 
-def test_a_bomb_in_a_later_gif_frame_is_refused_before_decoding() -> None:
+def test_a_bomb_in_a_later_gif_frame_is_refused_before_decoding(render: Render) -> None:
     data = bytearray(animated_gif(3))
     # the last frame's image descriptor: at (0, 0), 16x16; make it claim 300x300 past the logical screen
     at = data.rfind(b"\x2c" + struct.pack("<4H", 0, 0, 16, 16))
@@ -366,7 +385,7 @@ REFUSED: dict[str, type[ImagePipeError]] = {
 CORPUS_FILES = sorted(p for p in IMAGES.glob("*/*") if not p.name.startswith("LICENSE"))
 
 
-def test_every_corrupt_or_bomb_file_has_an_expected_outcome() -> None:
+def test_every_corrupt_or_bomb_file_has_an_expected_outcome(render: Render) -> None:
     bad = {f"{p.parent.name}/{p.name}" for p in CORPUS_FILES if p.parent.name in {"bomb", "corrupt", "not_an_image"}}
     rendered = {  # damaged, but every pixel decodes
         "corrupt/broken_data_stream.png",
@@ -384,7 +403,7 @@ def test_every_corrupt_or_bomb_file_has_an_expected_outcome() -> None:
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_corpus_renders_or_is_refused_cleanly(path: Path) -> None:
+def test_corpus_renders_or_is_refused_cleanly(render: Render, path: Path) -> None:
     expected = REFUSED.get(f"{path.parent.name}/{path.name}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -405,7 +424,7 @@ def test_corpus_renders_or_is_refused_cleanly(path: Path) -> None:
 # metadata and the process boundary
 
 
-def test_metadata_describes_the_source() -> None:
+def test_metadata_describes_the_source(render: Render) -> None:
     data = encoded(Image.new("RGB", (40, 30), (250, 5, 5)))
     meta = render(data, DEFAULT_RECIPE, LIMITS).metadata
     assert (meta.width, meta.height, meta.format, meta.mode, meta.frames) == (40, 30, "PNG", "RGB", 1)
@@ -414,7 +433,7 @@ def test_metadata_describes_the_source() -> None:
     assert r > 220 and g < 40 and b < 40
 
 
-def test_metadata_of_camera_and_animated_files() -> None:
+def test_metadata_of_camera_and_animated_files(render: Render) -> None:
     turned = render((IMAGES / "orientation" / "Landscape_6.jpg").read_bytes(), DEFAULT_RECIPE, LIMITS).metadata
     assert (turned.width, turned.height, turned.exif["Orientation"]) == (1800, 1200, "6")
     camera = render((IMAGES / "animated" / "sugarshack.mpo").read_bytes(), DEFAULT_RECIPE, LIMITS).metadata
@@ -423,12 +442,12 @@ def test_metadata_of_camera_and_animated_files() -> None:
     assert (gif.format, gif.mode, gif.frames) == ("GIF", "P", 42)
 
 
-def test_the_result_pickles_for_a_process_pool() -> None:
+def test_the_result_pickles_for_a_process_pool(render: Render) -> None:
     out = render(encoded(photo(64, 48)), DEFAULT_RECIPE, LIMITS)
     assert pickle.loads(pickle.dumps(out)) == out  # noqa: S301 (our own bytes)
 
 
-def test_a_worker_without_avif_refuses_the_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "check", lambda feature: feature != "avif")
+def test_a_worker_without_avif_refuses_the_recipe(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[render.__module__], "can_encode_avif", lambda: False)
     with pytest.raises(InvalidRecipe):
         render(encoded(photo(64, 48)), recipe({"name": "v", "width": 32, "format": "avif"}), LIMITS)

@@ -1,0 +1,44 @@
+"""The engine seam: ``render(data, recipe, limits) -> Rendered``, what every engine promises, and its inputs
+and outputs. Pure data: it pickles across a process pool, and imports no image library."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from imagepipe.models import ImageMetadata, OutputFormat, Recipe
+
+__all__ = ["Limits", "Render", "Rendered", "RenderedVariant"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an engine agrees to decode and produce."""
+
+    max_pixels: int  # per frame, width * height
+    max_frames: int
+    max_output_dimension: int
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    """One encoded output of a recipe's variant."""
+
+    name: str
+    data: bytes
+    width: int
+    height: int
+    format: OutputFormat
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Every variant, in the recipe's order, and what the source turned out to be."""
+
+    variants: list[RenderedVariant]
+    metadata: ImageMetadata
+
+
+Render = Callable[[bytes, Recipe, Limits], Rendered]
+"""An engine. Raises TooManyPixels or TooManyFrames (from the headers, before decoding), InvalidImage when the
+bytes are not an image it can decode completely, and InvalidRecipe when it cannot write a requested format."""

@@ -1,0 +1,337 @@
+"""The libvips engine (pyvips with the pyvips-binary wheel): the default wherever it imports.
+
+Hardened for untrusted bytes: only the loaders of the formats we accept may run (everything else, and every
+operation libvips marks untrusted, is blocked); a loader fails on truncated or corrupt data instead of padding
+with grey; limits are checked from the headers (probe.py, then libvips' own) before a pixel is decoded; the
+operation cache is off (a worker never renders the same bytes twice); one libvips thread per process, since
+the worker's process pool gives the parallelism. Peak memory stays near one decoded image, at the reduced
+size a JPEG can decode to (shrink-on-load).
+"""
+
+from __future__ import annotations
+
+import os
+
+# before libvips starts: its thread pool is sized once, from this
+os.environ["VIPS_CONCURRENCY"] = "1"
+
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+
+import pyvips
+
+from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames
+from imagepipe.models import (
+    Autocontrast,
+    Blur,
+    Filter,
+    Fit,
+    Grayscale,
+    OutputFormat,
+    Recipe,
+    Sharpen,
+    Variant,
+)
+from imagepipe_engine import analysis, colour, geometry, pillow, probe
+from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
+
+NAME = "vips"
+
+pyvips.concurrency_set(1)
+pyvips.cache_set_max(0)
+pyvips.cache_set_max_mem(0)
+pyvips.cache_set_max_files(0)
+pyvips.block_untrusted_set(True)
+pyvips.operation_block_set("VipsForeignLoad", True)
+# the loaders of the formats the API accepts (AVIF is read by the HEIF loader); no other may run
+_ALLOWED_LOADERS = ("Jpeg", "Png", "Nsgif", "Webp", "Heif", "Tiff")
+for _loader in _ALLOWED_LOADERS:
+    pyvips.operation_block_set(f"VipsForeignLoad{_loader}", False)
+
+_Loader = Callable[..., pyvips.Image]
+# format (as probe.py names it) -> libvips loader. Pillow decodes BMP, which libvips lacks, and a PNG whose
+# pixels the header reader had to decode already (metadata after them, or chunks that do not add up):
+# decoding those twice would cost more, and could disagree on a damaged file.
+_LOADERS: dict[str, _Loader] = {
+    "JPEG": pyvips.Image.jpegload_buffer,
+    "MPO": pyvips.Image.jpegload_buffer,
+    "PNG": pyvips.Image.pngload_buffer,
+    "GIF": pyvips.Image.gifload_buffer,
+    "WEBP": pyvips.Image.webpload_buffer,
+    "AVIF": pyvips.Image.heifload_buffer,
+    "TIFF": pyvips.Image.tiffload_buffer,
+}
+_FAIL_ON = "truncated"  # truncated data refuses the file, as does any decoder error
+
+# EXIF orientation -> the turns that make it upright (clockwise, then a horizontal flip)
+_UPRIGHT: dict[int, tuple[str | None, bool]] = {
+    2: (None, True),
+    3: ("d180", False),
+    4: ("d180", True),
+    5: ("d90", True),
+    6: ("d90", False),
+    7: ("d270", True),
+    8: ("d270", False),
+}
+# Catmull-Rom, as Pillow's BICUBIC: the pixels of both engines stay close
+_KERNEL = "cubic"
+_SHARPEN = [[-2, -2, -2], [-2, 32, -2], [-2, -2, -2]]  # Pillow's ImageFilter.SHARPEN, scale 16
+_NO_METADATA = 0  # ForeignKeep.NONE: outputs carry pixels only (no EXIF, XMP, ICC or comments)
+
+
+def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
+    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first."""
+    if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
+        raise InvalidRecipe("this worker cannot encode AVIF")
+    header, image = _decode(data, recipe.variants, limits)
+    image = _filtered(image, recipe.filters)
+    variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
+    small = _analysis_image(image)
+    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
+
+
+@cache
+def can_encode_avif() -> bool:
+    """Whether this libvips has an AV1 encoder (pyvips-binary's does)."""
+    try:
+        pyvips.Image.black(2, 2, bands=3).heifsave_buffer(compression="av1")
+    except pyvips.Error:
+        return False
+    return True
+
+
+def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
+    """The header (one reader for every engine) and the pixels: upright, sRGB, 8-bit L, LA, RGB or RGBA, in
+    memory. Every failure in here is the file's fault; one after it is ours."""
+    with probe.pillow_errors(), probe.open_image(data) as im:
+        loader = _LOADERS.get(im.format or "")
+        header = probe.read_header(im, data, limits) if loader is not None else None
+    if loader is None or header is None or header.decoded:
+        header, pil_image = pillow.decode(data, variants, limits)
+        return header, _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
+    options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
+    if header.format in ("JPEG", "MPO"):
+        upright = (header.width, header.height)
+        factor = min(1.0, max(geometry.scale(v, upright, limits.max_output_dimension) for v in variants))
+        options["shrink"] = geometry.jpeg_shrink(upright, factor)  # the reduction Pillow's draft() picks
+    with _vips_errors():
+        image = loader(data, **options)
+        _check_header(image, limits)
+        image = _normalised(_to_srgb(image, header.icc_profile), header.format).copy_memory()
+    return header, _upright(image, header.orientation)
+
+
+@contextmanager
+def _vips_errors() -> Iterator[None]:
+    """libvips' failures while reading untrusted bytes are InvalidImage; our own errors pass through."""
+    try:
+        yield
+    except ImagePipeError:
+        raise
+    except pyvips.Error as exc:
+        text = f"{exc.message} {exc.detail}".strip()
+        if any(word in text.lower() for word in ("truncated", "premature end", "unexpected end", "out of data")):
+            raise InvalidImage("the image data is truncated") from exc
+        raise InvalidImage(f"the image data is corrupt (libvips: {' '.join(text.split())})"[:200]) from exc
+
+
+def _check_header(image: pyvips.Image, limits: Limits) -> None:
+    """What libvips will decode must be within the limits too: two parsers, neither trusted alone."""
+    probe.check_pixels((image.width, image.height), limits)
+    pages = image.get("n-pages") if image.get_typeof("n-pages") else 1
+    if int(pages) > limits.max_frames:
+        raise TooManyFrames(f"the image has {pages} frames; the limit is {limits.max_frames}")
+
+
+def _to_srgb(image: pyvips.Image, icc: bytes | None) -> pyvips.Image:
+    """RGB or CMYK pixels tagged with another profile, converted to sRGB (colour.py has the rules)."""
+    cmyk = image.interpretation == "cmyk"
+    usable = icc is not None and colour.colour_space(icc) == ("CMYK" if cmyk else "RGB")
+    if usable and colour.needs_conversion(icc) and image.bands in ((4, 5) if cmyk else (3, 4)):
+        return image.icc_transform("srgb", embedded=True, intent="relative", depth=8)
+    if cmyk:  # no usable profile: the plain inversion Pillow does, R = (255 - C) * (255 - K) / 255
+        ink = image.cast("uchar") if image.format != "uchar" else image
+        keyed = (255 - ink[3]) / 255
+        rgb = ((255 - ink[0:3]) * keyed + 0.5).cast("uchar")
+        return rgb.bandjoin(ink[4]) if image.bands > 4 else rgb
+    return image
+
+
+def _normalised(image: pyvips.Image, source_format: str) -> pyvips.Image:
+    """L, LA, RGB or RGBA, 8 bits per channel, any transparency as an alpha channel."""
+    if image.format in ("ushort", "short"):
+        image = (image >> 8).cast("uchar")  # 16 bits to 8, by the high byte, as Pillow does
+    elif image.format != "uchar":  # 32-bit int or float: no implied range, so stretch the one it has
+        low, high = image.min(), image.max()
+        image = ((image - low) * (255 / (high - low) if high > low else 1.0)).cast("uchar")
+    if image.bands == 4 and source_format == "GIF" and image[3].min() == 255:
+        image = image[0:3]  # libvips gives every GIF an alpha channel; Pillow only one with transparency
+    if image.bands > 4:
+        image = image[0:4]
+    return image.copy(interpretation="b-w" if image.bands <= 2 else "srgb")
+
+
+def _upright(image: pyvips.Image, orientation: int) -> pyvips.Image:
+    turn, flip = _UPRIGHT.get(orientation, (None, False))
+    if turn is not None:
+        image = image.rot(turn)
+    return image.fliphor() if flip else image
+
+
+def _from_pillow(pixels: bytes, width: int, height: int, bands: int) -> pyvips.Image:
+    image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")  # keeps ``pixels`` alive
+    return image.copy(interpretation="b-w" if bands <= 2 else "srgb")
+
+
+def _split_alpha(image: pyvips.Image) -> tuple[pyvips.Image, pyvips.Image | None]:
+    return (image[0 : image.bands - 1], image[image.bands - 1]) if image.bands in (2, 4) else (image, None)
+
+
+def _filtered(image: pyvips.Image, filters: Sequence[Filter]) -> pyvips.Image:
+    """The recipe's filters, in order, on colour only: alpha is set aside and put back unchanged."""
+    if not filters:
+        return image
+    pixels, alpha = _split_alpha(image)
+    for step in filters:
+        if isinstance(step, Grayscale) and pixels.bands == 3:
+            pixels = (pixels.recomb([[0.299, 0.587, 0.114]]) + 0.5).cast("uchar")  # ITU-R 601-2, as Pillow's L
+        elif isinstance(step, Autocontrast):
+            pixels = pixels.maplut(_autocontrast_lut(pixels, step.cutoff))
+        elif isinstance(step, Sharpen):
+            pixels = pixels.conv(pyvips.Image.new_from_array(_SHARPEN, scale=16), precision="integer")
+        elif isinstance(step, Blur):
+            pixels = pixels.gaussblur(step.radius)
+        pixels = pixels.cast("uchar").copy(interpretation="b-w" if pixels.bands == 1 else "srgb")
+    filtered = pixels if alpha is None else pixels.bandjoin(alpha)
+    return filtered.copy_memory()
+
+
+def _autocontrast_lut(pixels: pyvips.Image, cutoff: float) -> pyvips.Image:
+    """Per band, the stretch that maps the darkest and lightest levels (after ``cutoff`` % at each end) to 0
+    and 255: the table Pillow's ImageOps.autocontrast builds."""
+    counts = array("I")
+    counts.frombytes(bytes(pixels.hist_find().write_to_memory()))  # 256 bins, bands interleaved
+    bands, table = pixels.bands, bytearray(256 * pixels.bands)
+    for band in range(bands):
+        histogram = list(counts[band::bands])
+        low, high = _stretch_bounds(histogram, cutoff)
+        for level in range(256):
+            value = level if high <= low else int(level * 255 / (high - low) - low * 255 / (high - low))
+            table[level * bands + band] = min(255, max(0, value))
+    return pyvips.Image.new_from_memory(bytes(table), 256, 1, bands, "uchar")
+
+
+def _stretch_bounds(histogram: list[int], cutoff: float) -> tuple[int, int]:
+    cut = int(sum(histogram) * cutoff // 100)
+    trimmed = histogram[:]
+    for order in (range(256), range(255, -1, -1)):
+        left = cut
+        for level in order:
+            taken = min(left, trimmed[level])
+            trimmed[level] -= taken
+            left -= taken
+            if left <= 0:
+                break
+    used = [level for level, count in enumerate(trimmed) if count]
+    return (used[0], used[-1]) if used else (0, 0)
+
+
+def _render_variants(image: pyvips.Image, variants: Sequence[Variant], cap: int) -> list[RenderedVariant]:
+    """Largest first, each from the last inside-fit result, as the Pillow engine does."""
+    size = (image.width, image.height)
+    source = image
+    rendered: dict[str, RenderedVariant] = {}
+    for variant in sorted(variants, key=lambda v: geometry.scale(v, size, cap), reverse=True):
+        target = geometry.scaled(size, geometry.scale(variant, size, cap))
+        fitted = _fitted(source, variant, geometry.box(variant, cap), target)
+        if variant.fit is Fit.INSIDE:
+            source = fitted.copy_memory()  # sorted by scale: no later variant needs more pixels than this
+            fitted = source
+        rendered[variant.name] = _encode(fitted, variant)
+    return [rendered[v.name] for v in variants]
+
+
+def _resized(image: pyvips.Image, size: geometry.Size) -> pyvips.Image:
+    """``image`` resampled to exactly ``size``, alpha premultiplied so edges keep their colour."""
+    if (image.width, image.height) == size:
+        return image
+    alpha = _split_alpha(image)[1]
+    work = image.premultiply() if alpha is not None else image
+    if size[0] < image.width or size[1] < image.height:  # libvips' reduce: Pillow's bicubic, within 1 level
+        down = min(size[0], image.width), min(size[1], image.height)
+        work = work.resize(down[0] / image.width, vscale=down[1] / image.height, kernel=_KERNEL)
+        if (work.width, work.height) != down:  # libvips rounds as we do; this only guards the contract
+            work = work.gravity("centre", down[0], down[1], extend="copy")
+    if size[0] > work.width or size[1] > work.height:
+        # upsizing: resize() samples on another pixel-centre grid than Pillow (6 levels apart on a photo);
+        # an affine with the centres aligned matches it to a tenth of a level
+        x_scale, y_scale = size[0] / work.width, size[1] / work.height
+        work = work.affine(
+            [x_scale, 0, 0, y_scale],
+            interpolate=_bicubic(),
+            odx=(x_scale - 1) / 2,
+            ody=(y_scale - 1) / 2,
+            oarea=[0, 0, size[0], size[1]],
+            extend="copy",
+        )
+    if alpha is not None:
+        work = work.unpremultiply()
+    return work.cast("uchar").copy(interpretation=image.interpretation)
+
+
+@cache
+def _bicubic() -> pyvips.Interpolate:
+    return pyvips.Interpolate.new("bicubic")
+
+
+def _fitted(source: pyvips.Image, variant: Variant, box: geometry.Size, size: geometry.Size) -> pyvips.Image:
+    """``size`` is the whole image scaled for the variant; cover crops it to ``box``, contain pads it."""
+    if variant.fit is Fit.COVER:
+        whole, (left, top) = geometry.cover((source.width, source.height), box)
+        return _resized(source, whole).crop(left, top, box[0], box[1])
+    resized = _resized(source, size)
+    if variant.fit is Fit.INSIDE or (resized.width, resized.height) == box:
+        return resized
+    # contain: centred on transparency where the format keeps it, on white where it does not (JPEG)
+    if variant.format is not OutputFormat.JPEG and resized.bands in (1, 3):
+        resized = resized.bandjoin(255)
+    colours = resized.bands - (1 if resized.bands in (2, 4) else 0)
+    background = [255.0] * colours + ([0.0] if resized.bands in (2, 4) else [])
+    x, y = geometry.padding((resized.width, resized.height), box)
+    return resized.embed(x, y, box[0], box[1], extend="background", background=background)
+
+
+def _encode(image: pyvips.Image, variant: Variant) -> RenderedVariant:
+    fmt = variant.format
+    if fmt is OutputFormat.JPEG:
+        if image.bands in (2, 4):  # JPEG has no alpha: flatten onto white
+            image = image.flatten(background=[255.0] * (image.bands - 1)).cast("uchar")
+        data = image.jpegsave_buffer(Q=variant.quality, optimize_coding=False, subsample_mode="on", keep=_NO_METADATA)
+    elif fmt is OutputFormat.PNG:
+        data = image.pngsave_buffer(compression=6, keep=_NO_METADATA)
+    elif fmt is OutputFormat.WEBP:
+        data = image.webpsave_buffer(Q=variant.quality, effort=4, keep=_NO_METADATA)
+    else:
+        if image.bands <= 2:
+            grey = image[0]
+            image = grey.bandjoin([grey, grey] + ([image[1]] if image.bands == 2 else []))
+        data = image.heifsave_buffer(Q=variant.quality, compression="av1", keep=_NO_METADATA)
+    return RenderedVariant(variant.name, data, image.width, image.height, fmt)
+
+
+def _analysis_image(image: pyvips.Image) -> analysis.AnalysisImage:
+    """The small engine-neutral RGBA copy analysis.py reads."""
+    width, height = analysis.analysis_size(image.width, image.height)
+    small = image.resize(width / image.width, vscale=height / image.height, kernel="linear")
+    small = small.cast("uchar")
+    if small.bands <= 2:
+        grey = small[0]
+        small = grey.bandjoin([grey, grey, small[1] if small.bands == 2 else grey * 0 + 255])
+    elif small.bands == 3:
+        small = small.bandjoin(255)
+    small = small.cast("uchar")
+    if (small.width, small.height) != (width, height):
+        small = small.gravity("centre", width, height, extend="copy")
+    return analysis.AnalysisImage(width, height, bytes(small.write_to_memory()))

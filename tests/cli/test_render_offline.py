@@ -1,0 +1,91 @@
+"""``imagepipe render``: the installed console script, run as a user would, over corpus files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from conftest import corpus
+from imagepipe.models import DEFAULT_RECIPE
+
+SCRIPT = Path(sys.executable).parent / "imagepipe"  # what `make install` put into .venv/bin
+
+
+def imagepipe(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert SCRIPT.exists(), "the console script is missing: `make install` installs it"
+    return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+
+
+def json_lines(stdout: str) -> dict[str, dict[str, Any]]:
+    """The --json output, by input file name."""
+    results = [json.loads(line) for line in stdout.splitlines()]
+    return {Path(r["input"]).name: r for r in results}
+
+
+@pytest.mark.parametrize("engine", ["vips", "pillow"])
+def test_files_and_folders_render_and_a_truncated_file_fails(tmp_path: Path, engine: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("baseline/hopper.png", "orientation/Landscape_6.jpg"):
+        shutil.copy(corpus("images", *name.split("/")), folder)
+    truncated = corpus("images", "corrupt", "truncated_jpeg.jpg")
+
+    result = imagepipe("render", folder, truncated, "--out", tmp_path / "out", "--engine", engine, "--json", "-j", "2")
+
+    assert result.returncode == 1, result.stderr  # one input failed
+    by_name = json_lines(result.stdout)
+    assert set(by_name) == {"hopper.png", "Landscape_6.jpg", "truncated_jpeg.jpg"}
+    failed = by_name["truncated_jpeg.jpg"]
+    assert (failed["status"], failed["error"]["code"], failed["variants"]) == ("failed", "invalid_image", [])
+    assert not (tmp_path / "out" / "truncated_jpeg").exists()
+    landscape = by_name["Landscape_6.jpg"]
+    assert landscape["status"] == "succeeded" and landscape["error"] is None
+    assert (landscape["metadata"]["width"], landscape["metadata"]["height"]) == (1800, 1200)  # upright
+    assert [v["name"] for v in landscape["variants"]] == [v.name for v in DEFAULT_RECIPE.variants]
+    for variant, wanted in zip(landscape["variants"], DEFAULT_RECIPE.variants, strict=True):
+        path = Path(variant["path"])
+        assert path == tmp_path / "out" / "Landscape_6" / f"{wanted.name}.{wanted.format.extension}"
+        assert variant["bytes"] == path.stat().st_size
+        with Image.open(path) as image:
+            assert (image.format, image.size) == (wanted.format.name, (variant["width"], variant["height"]))
+
+
+def test_a_recipe_from_a_file_and_plain_output_when_not_a_terminal(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"variants": [{"name": "tiny", "width": 32, "height": 32, "format": "png"}]}))
+    source = corpus("images", "baseline", "hopper.jpg")
+    result = imagepipe("render", source, "--out", tmp_path, "--recipe", f"@{recipe}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"ok      {source} -> 1 variants"
+    assert "\x1b[" not in result.stdout  # no progress bar or colour codes into a pipe
+    with Image.open(tmp_path / "hopper" / "tiny.png") as image:
+        assert image.size == (32, 32)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--recipe", '{"variants": []}'],  # an invalid recipe
+        ["--recipe", "@/nonexistent/recipe.json"],
+        ["--engine", "imagemagick"],
+        ["--jobs", "0"],
+    ],
+    ids=["bad-recipe", "missing-recipe-file", "unknown-engine", "no-jobs"],
+)
+def test_usage_errors_exit_2_and_render_nothing(tmp_path: Path, args: list[str]) -> None:
+    result = imagepipe("render", corpus("images", "baseline", "hopper.jpg"), "--out", tmp_path / "out", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    result = imagepipe("render", tmp_path / "nothing.jpg", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
