@@ -60,6 +60,8 @@ def stack_env(redis_server: services.Service, moto_server: services.Service) -> 
         "IMAGEPIPE_UPLOAD_BUCKET": f"uploads-{suffix}",
         "IMAGEPIPE_OUTPUT_BUCKET": f"outputs-{suffix}",
         "IMAGEPIPE_TABLE_NAME": f"images-{suffix}",
+        "IMAGEPIPE_WEBHOOKS_TABLE": f"webhooks-{suffix}",
+        "IMAGEPIPE_LOCAL_MODE": "1",
         "IMAGEPIPE_IMAGING_WORKERS": "2",
         "IMAGEPIPE_RETRY_BASE_SECONDS": "0.02",
     }
@@ -68,6 +70,7 @@ def stack_env(redis_server: services.Service, moto_server: services.Service) -> 
         upload_bucket=env["IMAGEPIPE_UPLOAD_BUCKET"],
         output_bucket=env["IMAGEPIPE_OUTPUT_BUCKET"],
         table_name=env["IMAGEPIPE_TABLE_NAME"],
+        webhooks_table=env["IMAGEPIPE_WEBHOOKS_TABLE"],
     )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

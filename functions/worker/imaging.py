@@ -13,7 +13,7 @@ import math
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
@@ -121,7 +121,11 @@ class _Source:
     exif: dict[str, str]
 
 
-def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
+ReportProgress = Callable[[str, int, int], None]
+"""Called with (stage, variants done, variants in all) as rendering goes: imagepipe.progress.RenderProgress."""
+
+
+def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None) -> Rendered:
     """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first.
 
     Raises TooManyPixels or TooManyFrames (from the headers, before decoding), InvalidImage when Pillow cannot
@@ -132,9 +136,11 @@ def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
     # Pillow warns about broken EXIF, malformed MPO headers and the like; the outcome says all that matters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        report = progress or _no_progress
+        report("decoding", 0, len(recipe.variants))
         source = _decode(data, recipe.variants, limits)
         image = _filtered(source.image, recipe.filters)
-        variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
+        variants = _render_variants(image, recipe.variants, limits.max_output_dimension, report)
         dominant = _dominant_color(image)
     metadata = ImageMetadata(
         width=source.width,
@@ -324,7 +330,13 @@ def _scale(variant: Variant, size: tuple[int, int], cap: int) -> float:
     return min(within, 1.0) if variant.fit is Fit.INSIDE else within  # inside never upscales
 
 
-def _render_variants(image: Image.Image, variants: Sequence[Variant], cap: int) -> list[RenderedVariant]:
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def _render_variants(
+    image: Image.Image, variants: Sequence[Variant], cap: int, report: ReportProgress
+) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result: the full-size image is resampled about once, and
     small variants come from small intermediates."""
     source = image
@@ -335,7 +347,9 @@ def _render_variants(image: Image.Image, variants: Sequence[Variant], cap: int) 
         fitted = _fitted(source, variant, _box(variant, cap), size)
         if variant.fit is Fit.INSIDE:
             source = fitted  # sorted by scale: no later variant needs more pixels than this one has
+        report("rendering", len(rendered), len(variants))
         rendered[variant.name] = _encode(fitted, variant)
+    report("rendering", len(rendered), len(variants))
     return [rendered[v.name] for v in variants]
 
 

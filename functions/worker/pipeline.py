@@ -14,9 +14,11 @@ from typing import Any
 from arq import Retry
 
 import imaging
+from hooks import JobHooks
+from imagepipe.completion import ImageSummary
 from imagepipe.errors import ImagePipeError, ProcessingTimeout, TransientError
 from imagepipe.keys import output_key
-from imagepipe.models import ErrorInfo, VariantOutput
+from imagepipe.models import ErrorInfo, Status, VariantOutput
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import ImageRecords, StartOutcome
 from imagepipe.settings import Settings
@@ -57,12 +59,13 @@ async def process_image(
     """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out."""
     wctx: WorkerContext = ctx["imagepipe"]
     job_try: int = ctx.get("job_try", 1)
+    hooks = JobHooks.of(ctx, wctx.settings, image_id)  # progress while it runs, notices once it ends
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
     limit = wctx.settings.job_timeout_seconds * 0.9
     try:
         try:
             async with asyncio.timeout(limit):
-                return await _process(wctx, image_id, bucket, key, version, recipe)
+                return await _process(wctx, hooks, image_id, bucket, key, version, recipe)
         except TimeoutError as exc:
             raise ProcessingTimeout(f"processing took longer than {limit:.0f}s") from exc
     except ImagePipeError as exc:
@@ -70,16 +73,22 @@ async def process_image(
             delay = backoff(job_try, base=wctx.settings.retry_base_seconds)
             log.warning("transient failure of %s (try %d), retrying in %.1fs: %s", image_id, job_try, delay, exc)
             raise Retry(defer=delay) from exc
-        await _fail(wctx, image_id, version, exc.code, exc.message)
+        await _fail(wctx, hooks, image_id, version, exc.code, exc.message)
         return {"image_id": image_id, "status": "failed", "code": exc.code}
     except Exception as exc:
         log.exception("unexpected failure of %s", image_id)
-        await _fail(wctx, image_id, version, "internal_error", f"{type(exc).__name__}: {exc}")
+        await _fail(wctx, hooks, image_id, version, "internal_error", f"{type(exc).__name__}: {exc}")
         return {"image_id": image_id, "status": "failed", "code": "internal_error"}
 
 
 async def _process(
-    wctx: WorkerContext, image_id: str, bucket: str, key: str, version: str, raw_recipe: dict[str, Any]
+    wctx: WorkerContext,
+    hooks: JobHooks,
+    image_id: str,
+    bucket: str,
+    key: str,
+    version: str,
+    raw_recipe: dict[str, Any],
 ) -> dict[str, Any]:
     settings = wctx.settings
     outcome = await asyncio.to_thread(wctx.records.start, image_id, version)
@@ -87,19 +96,24 @@ async def _process(
         log.info("skipping %s version %s: %s", image_id, version, outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
     recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
+    hooks.progress.total = len(recipe.variants)
+    await hooks.progress.stage("downloading")
     data = await asyncio.to_thread(wctx.store.get_original, bucket, key, version, settings.max_upload_bytes)
     loop = asyncio.get_running_loop()
     executor = wctx.executor
     try:
-        rendered = await loop.run_in_executor(executor, imaging.render, data, recipe, wctx.limits)
+        rendered = await loop.run_in_executor(
+            executor, imaging.render, data, recipe, wctx.limits, hooks.progress.for_render()
+        )
     except BrokenExecutor as exc:
         wctx.renew_executor(executor)
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
-    outputs = await asyncio.gather(*(_store_variant(wctx, image_id, v) for v in rendered.variants))
+    outputs = await hooks.progress.storing([_store_variant(wctx, image_id, v) for v in rendered.variants])
     if not await asyncio.to_thread(wctx.records.succeed, image_id, version, list(outputs), rendered.metadata):
         log.info("record of %s moved on while version %s was processed", image_id, version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
+    await hooks.ended(ImageSummary(image_id=image_id, status=Status.SUCCEEDED, variants=outputs))
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
@@ -119,6 +133,8 @@ async def _store_variant(wctx: WorkerContext, image_id: str, variant: imaging.Re
     )
 
 
-async def _fail(wctx: WorkerContext, image_id: str, version: str, code: str, message: str) -> None:
+async def _fail(wctx: WorkerContext, hooks: JobHooks, image_id: str, version: str, code: str, message: str) -> None:
     log.warning("image %s failed: %s: %s", image_id, code, message)
-    await asyncio.to_thread(wctx.records.fail, image_id, version, ErrorInfo(code=code, message=message))
+    error = ErrorInfo(code=code, message=message)
+    if await asyncio.to_thread(wctx.records.fail, image_id, version, error):
+        await hooks.ended(ImageSummary(image_id=image_id, status=Status.FAILED, variants=[], error=error))

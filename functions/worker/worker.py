@@ -16,8 +16,10 @@ from arq.worker import Function, func
 from redis.exceptions import RedisError
 
 import imaging
+from delivery import deliver_webhook
 from imagepipe import jobs, liveness
 from imagepipe.aws import dynamodb_client, s3_client
+from imagepipe.completion import DELIVER_WEBHOOK
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
 from imagepipe.storage import ImageStore
@@ -100,7 +102,10 @@ _settings = get_settings()
 class WorkerSettings:
     """Read by ``arq``; every value comes from :class:`imagepipe.settings.Settings`."""
 
-    functions: ClassVar[list[Function]] = [func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries)]
+    functions: ClassVar[list[Function]] = [
+        func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries),
+        func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=_settings.webhook_max_tries),
+    ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
             sweep,

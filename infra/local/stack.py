@@ -127,6 +127,7 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
             "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
             "IMAGEPIPE_OUTPUT_BUCKET": settings.output_bucket,
             "IMAGEPIPE_TABLE_NAME": settings.table_name,
+            "IMAGEPIPE_LOCAL_MODE": "1",  # webhooks may call http://127.0.0.1 receivers
             "PYTHONPATH": os.pathsep.join(pythonpath),
             # Log lines reach the files as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 __all__ = [
     "Busy",
+    "DeliveryFailed",
+    "ForbiddenAddress",
     "ImagePipeError",
     "ImageTooLarge",
     "InvalidImage",
     "InvalidRecipe",
     "InvalidRequest",
+    "InvalidWebhookUrl",
     "NotFound",
     "NotReady",
     "ProcessingTimeout",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
+    "TooManyWebhooks",
     "TransientError",
     "UnsupportedMediaType",
 ]
@@ -125,4 +129,33 @@ class TransientError(ImagePipeError):
 
     code = "transient"
     http_status = 503
+    retryable = True
+
+
+class InvalidWebhookUrl(ImagePipeError):
+    """A webhook URL that is malformed, not https (when deployed), or does not resolve."""
+
+    code = "invalid_webhook_url"
+    http_status = 422
+
+
+class ForbiddenAddress(ImagePipeError):
+    """A webhook host resolves to an address imagepipe never calls: private, loopback, link-local, metadata."""
+
+    code = "forbidden_address"
+    http_status = 422
+
+
+class TooManyWebhooks(ImagePipeError):
+    """The tenant has as many webhook endpoints as it may have."""
+
+    code = "too_many_webhooks"
+    http_status = 409
+
+
+class DeliveryFailed(ImagePipeError):
+    """A webhook receiver did not answer 2xx in time: worth another try."""
+
+    code = "delivery_failed"
+    http_status = 502
     retryable = True
