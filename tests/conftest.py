@@ -88,6 +88,22 @@ def _reset_process_singletons() -> None:
     settings.get_settings.cache_clear()
     aws.s3_client.cache_clear()
     aws.dynamodb_client.cache_clear()
+    aws.events_client.cache_clear()
+
+
+ChangeSetting = Callable[[str, str], None]
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch, stack_env: dict[str, str]) -> Iterator[ChangeSetting]:
+    """Change one ``IMAGEPIPE_*`` setting for this test (API and worker read it)."""
+
+    def change(name: str, value: str) -> None:
+        monkeypatch.setenv(f"IMAGEPIPE_{name.upper()}", value)
+        settings.get_settings.cache_clear()
+
+    yield change
+    settings.get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import RunWorker, corpus
+from conftest import ChangeSetting, RunWorker, corpus
 from imagepipe.settings import get_settings
 from imagepipe.signing import verify
 from imagepipe.tenancy import DEFAULT_TENANT
@@ -26,24 +26,12 @@ def hook_receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def setting(monkeypatch: pytest.MonkeyPatch, stack_env: dict[str, str]) -> Iterator[Callable[[str, str], None]]:
-    """Change one ``IMAGEPIPE_*`` setting for this test (API and worker read it)."""
-
-    def change(name: str, value: str) -> None:
-        monkeypatch.setenv(f"IMAGEPIPE_{name.upper()}", value)
-        get_settings.cache_clear()
-
-    yield change
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def quick_retries(setting: Callable[[str, str], None]) -> None:
+def quick_retries(setting: ChangeSetting) -> None:
     setting("webhook_retry_base_seconds", "0.01")
 
 
 @pytest.fixture
-def deployed(setting: Callable[[str, str], None]) -> None:
+def deployed(setting: ChangeSetting) -> None:
     """Settings as deployed: no local mode."""
     setting("local_mode", "0")
 
