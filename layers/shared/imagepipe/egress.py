@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from imagepipe.errors import ForbiddenAddress, InvalidWebhookUrl
+from imagepipe.errors import ForbiddenAddress, InvalidWebhookUrl, UnresolvableHost
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -107,10 +107,10 @@ async def resolve(target: Target, *, local: bool) -> IPAddress:
         try:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise InvalidWebhookUrl(f"the host {target.host!r} does not resolve") from exc
+            raise UnresolvableHost(f"the host {target.host!r} does not resolve") from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         if not addresses:
-            raise InvalidWebhookUrl(f"the host {target.host!r} does not resolve")
+            raise UnresolvableHost(f"the host {target.host!r} does not resolve")
     for address in addresses:
         if reason := refusal(address, local=local):
             raise ForbiddenAddress(f"{target.host} resolves to {address}, {reason}")

@@ -21,6 +21,7 @@ __all__ = [
     "TooManyPixels",
     "TooManyWebhooks",
     "TransientError",
+    "UnresolvableHost",
     "UnsupportedMediaType",
 ]
 
@@ -137,6 +138,12 @@ class InvalidWebhookUrl(ImagePipeError):
 
     code = "invalid_webhook_url"
     http_status = 422
+
+
+class UnresolvableHost(InvalidWebhookUrl):
+    """A webhook host that does not resolve: refused at registration, tried again at delivery (DNS may recover)."""
+
+    retryable = True
 
 
 class ForbiddenAddress(ImagePipeError):
