@@ -4,6 +4,7 @@ redirect is followed, timeouts are short and at most a few KiB of the answer are
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -37,13 +38,17 @@ async def post_signed(
         request = client.build_request("POST", target.url_at(address), content=raw, headers=headers)
         request.extensions.update(extensions)
         try:
-            response = await client.send(request, stream=True)
+            # httpx's timeouts are per read: a receiver dripping bytes would hold the job without this one
+            async with asyncio.timeout(timeout_seconds):
+                response = await client.send(request, stream=True)
+                try:
+                    answer = await _head_of(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise DeliveryFailed(f"no answer within {timeout_seconds:g}s") from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc or 'no answer'}") from exc
-        try:
-            answer = await _head_of(response)
-        finally:
-            await response.aclose()
     if not response.is_success:
         raise DeliveryFailed(f"the receiver answered {response.status_code}: {answer[:200]!r}")
     return response.status_code

@@ -109,8 +109,17 @@ async def get_image(services: ServicesDep, image_id: str) -> ImageView:
     record = await _record(services, image_id)
     if record.status is not Status.PROCESSING:
         return view(services, record)
-    progress = await read_progress(await services.queue(), image_id)
-    return view(services, record).model_copy(update={"progress": progress})
+    return view(services, record).model_copy(update={"progress": await _progress(services, image_id)})
+
+
+async def _progress(services: Services, image_id: str) -> Progress | None:
+    """Best effort: the record is worth showing without its progress while Redis is away."""
+    from redis.exceptions import RedisError
+
+    try:
+        return await read_progress(await services.queue(), image_id)
+    except (RedisError, OSError):
+        return None
 
 
 def view(services: Services, record: ImageRecord) -> ImageView:

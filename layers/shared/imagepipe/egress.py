@@ -73,7 +73,7 @@ def parse_target(url: str, *, local: bool) -> Target:
 def refusal(address: IPAddress, *, local: bool) -> str | None:
     """Why imagepipe must not connect to ``address``, or None when it may."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (address.sixtofour if address.sixtofour else None)
+        embedded = address.ipv4_mapped or address.sixtofour
         if embedded is None and any(address in net for net in _NAT64):
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
