@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
+def receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A receiver on a free port; over TLS with ``tls`` (a server context)."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,6 +48,8 @@ def receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     state = Receiver(port=server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

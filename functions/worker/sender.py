@@ -5,6 +5,7 @@ redirect is followed, timeouts are short and at most a few KiB of the answer are
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import httpx
@@ -18,7 +19,14 @@ USER_AGENT = "imagepipe-webhooks/1"
 
 
 async def post_signed(
-    url: str, body: str, *, secret: str, delivery_id: str, timeout_seconds: float, local: bool
+    url: str,
+    body: str,
+    *,
+    secret: str,
+    delivery_id: str,
+    timeout_seconds: float,
+    local: bool,
+    verify: ssl.SSLContext | bool = True,
 ) -> int:
     """POST ``body`` to ``url``; the status of a 2xx answer. Raises InvalidWebhookUrl or ForbiddenAddress
     (permanent) and DeliveryFailed (worth another try) for anything else."""
@@ -34,7 +42,9 @@ async def post_signed(
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     # trust_env off: a proxy from the environment would connect to a name of its own choosing
-    async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout_seconds, follow_redirects=False, trust_env=False, verify=verify
+    ) as client:
         request = client.build_request("POST", target.url_at(address), content=raw, headers=headers)
         request.extensions.update(extensions)
         try:
