@@ -52,6 +52,8 @@ class JobHooks:
         if self.settings.event_bus:
             try:
                 entry = event_entry(summary, self.settings.event_bus)
-                await asyncio.to_thread(events_client().put_events, Entries=[entry])  # type: ignore[list-item]
+                put = await asyncio.to_thread(events_client().put_events, Entries=[entry])
+                if put.get("FailedEntryCount"):
+                    log.error("ImageProcessed event of %s refused: %s", summary.image_id, put.get("Entries"))
             except Exception:
                 log.exception("ImageProcessed event of %s not put", summary.image_id)

@@ -31,7 +31,11 @@ async def post_signed(
     """POST ``body`` to ``url``; the status of a 2xx answer. Raises InvalidWebhookUrl or ForbiddenAddress
     (permanent) and DeliveryFailed (worth another try) for anything else."""
     target = parse_target(url, local=local)
-    address = await resolve(target, local=local)
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            address = await resolve(target, local=local)
+    except TimeoutError as exc:
+        raise DeliveryFailed(f"{target.host} did not resolve within {timeout_seconds:g}s") from exc
     raw = body.encode()
     headers = {
         "Host": target.host_header,

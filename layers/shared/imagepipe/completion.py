@@ -16,6 +16,7 @@ from imagepipe.tenancy import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
     from imagepipe.webhooks import WebhookStore
 
@@ -61,7 +62,7 @@ async def announce(pool: ArqRedis, store: WebhookStore, summary: ImageSummary) -
     return len(endpoints)
 
 
-def event_entry(summary: ImageSummary, bus: str) -> dict[str, str]:
+def event_entry(summary: ImageSummary, bus: str) -> PutEventsRequestEntryTypeDef:
     """One ``PutEvents`` entry: source ``imagepipe``, detail type ``ImageProcessed``."""
     return {
         "Source": EVENT_SOURCE,
