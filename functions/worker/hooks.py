@@ -23,7 +23,7 @@ log = logging.getLogger("imagepipe.worker")
 
 @lru_cache(maxsize=4)
 def webhook_store(table: str) -> WebhookStore:
-    """The webhooks table's client, one per process (and per table name: tests make several)."""
+    """The webhooks table's client, one per process and table name."""
     return WebhookStore(dynamodb_client(), table)
 
 
