@@ -122,5 +122,13 @@ def needed(
     elif service == "secretsmanager":
         secret = params.get("SecretId", "")
         yield f"secretsmanager:{operation}", names.get(secret, secret), {}
+    elif service == "events" and operation == "PutEvents":
+        for bus in {entry.get("EventBusName") or "default" for entry in params.get("Entries", [])}:
+            arn = (
+                bus
+                if bus.startswith("arn:")
+                else f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{bus}"
+            )
+            yield "events:PutEvents", arn, {}
     else:
         yield f"{service}:{operation}", "*", {}

@@ -118,6 +118,8 @@ def stack_env(redis_server: processes.Service, moto_server: processes.Service) -
         "IMAGEPIPE_UPLOAD_BUCKET": f"uploads-{suffix}",
         "IMAGEPIPE_OUTPUT_BUCKET": f"outputs-{suffix}",
         "IMAGEPIPE_TABLE_NAME": f"images-{suffix}",
+        "IMAGEPIPE_WEBHOOKS_TABLE": f"webhooks-{suffix}",
+        "IMAGEPIPE_LOCAL_MODE": "1",
         "IMAGEPIPE_IMAGING_WORKERS": "2",
         "IMAGEPIPE_RETRY_BASE_SECONDS": "0.02",
     }
@@ -126,6 +128,7 @@ def stack_env(redis_server: processes.Service, moto_server: processes.Service) -
         upload_bucket=env["IMAGEPIPE_UPLOAD_BUCKET"],
         output_bucket=env["IMAGEPIPE_OUTPUT_BUCKET"],
         table_name=env["IMAGEPIPE_TABLE_NAME"],
+        webhooks_table=env["IMAGEPIPE_WEBHOOKS_TABLE"],
     )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -143,7 +146,23 @@ def _reset_process_singletons() -> None:
     settings.get_settings.cache_clear()
     aws.s3_client.cache_clear()
     aws.dynamodb_client.cache_clear()
+    aws.events_client.cache_clear()
     imagepipe_services.get_services.cache_clear()
+
+
+ChangeSetting = Callable[[str, str], None]
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch, stack_env: dict[str, str]) -> Iterator[ChangeSetting]:
+    """Change one ``IMAGEPIPE_*`` setting for this test (API and worker read it)."""
+
+    def change(name: str, value: str) -> None:
+        monkeypatch.setenv(f"IMAGEPIPE_{name.upper()}", value)
+        settings.get_settings.cache_clear()
+
+    yield change
+    settings.get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

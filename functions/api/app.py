@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
 from mangum import Mangum
 
-from api import errors, health, images, page, queue, uploads
+from api import errors, health, images, page, queue, uploads, webhooks
 from api.observability import logger, metrics, tracer
 
 app = FastAPI(
@@ -23,6 +23,7 @@ app.include_router(images.router)
 app.include_router(health.router)
 app.include_router(queue.router)
 app.include_router(page.router)
+app.include_router(webhooks.router)
 
 # Mangum runs the ASGI lifespan on every invocation, so nothing is set up there: clients are built
 # once per process by api.services.

@@ -12,10 +12,13 @@ from typing import Any
 from arq import Retry
 from aws_lambda_powertools.metrics import MetricUnit
 
+from hooks import Completion
+from imagepipe.completion import ImageSummary
 from imagepipe.errors import ImagePipeError, InternalError, ProcessingTimeout, TransientError
 from imagepipe.jobs import job_id
 from imagepipe.keys import output_key
-from imagepipe.models import VariantOutput
+from imagepipe.models import Status, VariantOutput
+from imagepipe.progress import JobProgress
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import StartOutcome
 from imagepipe.retries import give_up, retry_delay
@@ -33,6 +36,8 @@ class WorkerContext:
     limits: Limits
     engine: EngineName
     render: Render
+    completion: Completion
+    """what a final record sets off: progress cleared, webhooks queued, the ImageProcessed event put"""
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,12 +68,14 @@ async def process_image(
     job_try: int = ctx.get("job_try", 1)
     jid = ctx.get("job_id") or job_id(image_id, version)
     telemetry = JobTelemetry(image_id, jid, correlation_id or jid, wctx.engine)
+    # a stage cannot outlast the job's time limit; the key lapses then should nobody clear it
+    progress = JobProgress(ctx["redis"], image_id, ttl=settings.job_timeout_seconds)
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.
     limit = settings.job_timeout_seconds * 0.9
     try:
         try:
             async with asyncio.timeout(limit):
-                return await _process(wctx, telemetry, bucket, key, version, recipe)
+                return await _process(wctx, telemetry, progress, bucket, key, version, recipe)
         except TimeoutError as exc:
             raise ProcessingTimeout(f"processing took longer than {limit:.0f}s") from exc
         except ImagePipeError:
@@ -84,14 +91,20 @@ async def process_image(
             raise Retry(defer=delay) from exc
         telemetry.warning("failed", code=exc.code, error=exc.message, job_try=job_try)
         telemetry.failed(exc.code)
-        await give_up(wctx.services.records, image_id, version, exc)
+        await give_up(wctx.services.records, image_id, version, exc, ended=wctx.completion)
         return {"image_id": image_id, "status": "failed", "code": exc.code}
     finally:
         telemetry.flush()
 
 
 async def _process(
-    wctx: WorkerContext, telemetry: JobTelemetry, bucket: str, key: str, version: str, raw_recipe: dict[str, Any]
+    wctx: WorkerContext,
+    telemetry: JobTelemetry,
+    progress: JobProgress,
+    bucket: str,
+    key: str,
+    version: str,
+    raw_recipe: dict[str, Any],
 ) -> dict[str, Any]:
     services, image_id = wctx.services, telemetry.image_id
     settings = services.settings
@@ -100,6 +113,8 @@ async def _process(
         telemetry.info("skipped", version=version, reason=outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
     recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
+    progress.total = len(recipe.variants)
+    await progress.stage("downloading")
     with telemetry.stage("download"):
         data = await asyncio.to_thread(services.store.get_original, bucket, key, version, settings.max_upload_bytes)
     telemetry.count("BytesIn", len(data), MetricUnit.Bytes)
@@ -107,19 +122,22 @@ async def _process(
     executor = wctx.executor
     try:
         with telemetry.stage("render"):
-            rendered = await loop.run_in_executor(executor, wctx.render, data, recipe, wctx.limits)
+            rendered = await loop.run_in_executor(
+                executor, wctx.render, data, recipe, wctx.limits, progress.for_render()
+            )
     except BrokenExecutor as exc:
         wctx.renew_executor(executor)
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
     with telemetry.stage("store"):
-        outputs = await asyncio.gather(*(_store_variant(services, image_id, v) for v in rendered.variants))
+        outputs = await progress.storing([_store_variant(services, image_id, v) for v in rendered.variants])
         stored = await asyncio.to_thread(services.records.succeed, image_id, version, list(outputs), rendered.metadata)
     telemetry.count("BytesOut", sum(o.bytes for o in outputs), MetricUnit.Bytes)
     if not stored:
         telemetry.info("record moved on while this version was processed", version=version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
     telemetry.info("processed", variants=[o.name for o in outputs])
+    await wctx.completion(ImageSummary(image_id=image_id, status=Status.SUCCEEDED, variants=outputs))
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 

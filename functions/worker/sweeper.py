@@ -17,7 +17,7 @@ from typing import Any
 from imagepipe.announce import Outcome, announce
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import ImageRecord, Status
-from imagepipe.retries import give_up, stuck_verdict
+from imagepipe.retries import Ended, give_up, stuck_verdict
 from imagepipe.services import Services
 from observability import logger
 from pipeline import WorkerContext
@@ -37,32 +37,32 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     """arq cron task: one recovery pass."""
     wctx: WorkerContext = ctx["imagepipe"]
     report = SweepReport()
-    await requeue_stuck(wctx.services, report)
-    await adopt_orphans(wctx.services, report)
+    await requeue_stuck(wctx.services, report, wctx.completion)
+    await adopt_orphans(wctx.services, report, wctx.completion)
     if report.requeued or report.given_up or report.orphans:
         logger.warning("sweep recovered work", extra=report.as_dict())
     return report.as_dict()
 
 
-async def requeue_stuck(services: Services, report: SweepReport) -> None:
+async def requeue_stuck(services: Services, report: SweepReport, ended: Ended) -> None:
     settings = services.settings
     cutoff = (datetime.now(UTC) - timedelta(seconds=settings.stuck_after_seconds)).isoformat()
     for status in (Status.QUEUED, Status.PROCESSING):
         stuck = await asyncio.to_thread(services.records.by_status, status, settings.sweep_limit, cutoff)
         for record in stuck:
-            await _recover(services, record, report)
+            await _recover(services, record, report, ended)
 
 
-async def _recover(services: Services, record: ImageRecord, report: SweepReport) -> None:
+async def _recover(services: Services, record: ImageRecord, report: SweepReport, ended: Ended) -> None:
     verdict = stuck_verdict(record, services.settings)
     if verdict is not None:
-        if await give_up(services.records, record.image_id, record.source.version, verdict):
+        if await give_up(services.records, record.image_id, record.source.version, verdict, ended=ended):
             report.given_up += 1
-    elif (await announce(record.source, services, image_id=record.image_id)).outcome is Outcome.ENQUEUED:
+    elif (await announce(record.source, services, image_id=record.image_id, ended=ended)).outcome is Outcome.ENQUEUED:
         report.requeued += 1
 
 
-async def adopt_orphans(services: Services, report: SweepReport) -> None:
+async def adopt_orphans(services: Services, report: SweepReport, ended: Ended) -> None:
     settings, store = services.settings, services.store
     bucket = settings.upload_bucket
     # younger objects may still have their S3 event (and its recipe) on the way
@@ -76,5 +76,5 @@ async def adopt_orphans(services: Services, report: SweepReport) -> None:
         if image_id in known:
             continue
         source = await asyncio.to_thread(store.head, bucket, key)
-        if source is not None and (await announce(source, services)).outcome is Outcome.ENQUEUED:
+        if source is not None and (await announce(source, services, ended=ended)).outcome is Outcome.ENQUEUED:
             report.orphans += 1

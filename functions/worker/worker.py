@@ -14,7 +14,10 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 
+from delivery import deliver_webhook
+from hooks import Completion, image_ended
 from imagepipe import jobs, liveness
+from imagepipe.completion import DELIVER_WEBHOOK, IMAGE_ENDED
 from imagepipe.services import Services
 from imagepipe.settings import Settings, get_settings
 from imagepipe_engine import Limits, engine, engine_name
@@ -33,10 +36,12 @@ def imaging_executor(settings: Settings) -> Executor:
 
 
 def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
-    """The process's services over arq's own pool, the engine, an imaging executor and the decoder limits."""
+    """The process's services over arq's own pool, the engine, an imaging executor, the decoder limits and
+    what a final record sets off."""
     name = engine_name(settings.engine)
+    services = Services.build(settings, pool)
     return WorkerContext(
-        services=Services.build(settings, pool),
+        services=services,
         make_executor=lambda: imaging_executor(settings),
         limits=Limits(
             max_pixels=settings.max_pixels,
@@ -45,6 +50,7 @@ def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
         ),
         engine=name,
         render=engine(name),
+        completion=Completion(services),
     )
 
 
@@ -86,7 +92,11 @@ _settings = get_settings()
 class WorkerSettings:
     """Read by ``arq``; every value comes from :class:`imagepipe.settings.Settings`."""
 
-    functions: ClassVar[list[Function]] = [func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries)]
+    functions: ClassVar[list[Function]] = [
+        func(process_image, name=jobs.PROCESS_IMAGE, max_tries=_settings.max_tries),
+        func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=_settings.webhook_max_tries),
+        func(image_ended, name=IMAGE_ENDED, max_tries=1),  # it logs its own failures; none is worth a retry
+    ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
             sweep,

@@ -129,6 +129,8 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
             "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
             "IMAGEPIPE_OUTPUT_BUCKET": settings.output_bucket,
             "IMAGEPIPE_TABLE_NAME": settings.table_name,
+            "IMAGEPIPE_WEBHOOKS_TABLE": settings.webhooks_table,
+            "IMAGEPIPE_LOCAL_MODE": "1",  # webhooks may call http://127.0.0.1 receivers
             "PYTHONPATH": os.pathsep.join(pythonpath),
             # Log lines reach the files as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
@@ -196,7 +198,11 @@ class Stack:
         self.infrastructure.append(moto)
         s = self.settings
         processes.provision(
-            moto.url, upload_bucket=s.upload_bucket, output_bucket=s.output_bucket, table_name=s.table_name
+            moto.url,
+            upload_bucket=s.upload_bucket,
+            output_bucket=s.output_bucket,
+            table_name=s.table_name,
+            webhooks_table=s.webhooks_table,
         )
         queue_url = processes.route_upload_events(
             moto.url, upload_bucket=s.upload_bucket, queue_name=f"{s.upload_bucket}-events"

@@ -1,14 +1,15 @@
-"""The engine seam: ``render(data, recipe, limits) -> Rendered``, what every engine promises, and its inputs
-and outputs. Pure data: it pickles across a process pool, and imports no image library."""
+"""The engine seam: ``render(data, recipe, limits, progress=None) -> Rendered``, what every engine promises, and
+its inputs and outputs. Pure data: it pickles across a process pool, and imports no image library."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from imagepipe.models import ImageMetadata, OutputFormat, Recipe
 
-__all__ = ["Limits", "Render", "Rendered", "RenderedVariant"]
+__all__ = ["Limits", "Render", "Rendered", "RenderedVariant", "ReportProgress", "no_progress"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,21 @@ class Rendered:
     metadata: ImageMetadata
 
 
-Render = Callable[[bytes, Recipe, Limits], Rendered]
-"""An engine. Raises TooManyPixels or TooManyFrames (from the headers, before decoding), InvalidImage when the
-bytes are not an image it can decode completely, and InvalidRecipe when it cannot write a requested format."""
+ReportProgress = Callable[[str, int, int], None]
+"""Told (stage, variants done, variants in all) as an engine goes: ``("decoding", 0, n)`` before it reads the
+bytes, ``("rendering", i, n)`` before each variant and ``("rendering", n, n)`` after the last. It must pickle
+into a process pool (the worker's is :class:`imagepipe.progress.RenderProgress`)."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """Nobody listening."""
+
+
+class Render(Protocol):
+    """An engine. Raises TooManyPixels or TooManyFrames (from the headers, before decoding), InvalidImage when
+    the bytes are not an image it can decode completely, and InvalidRecipe when it cannot write a requested
+    format."""
+
+    def __call__(
+        self, data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None, /
+    ) -> Rendered: ...

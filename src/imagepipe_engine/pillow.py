@@ -18,7 +18,7 @@ from PIL import Image, ImageCms, ImageFilter, ImageOps, features
 from imagepipe.errors import InvalidRecipe
 from imagepipe.models import Autocontrast, Blur, Filter, Fit, Grayscale, OutputFormat, Recipe, Sharpen, Variant
 from imagepipe_engine import analysis, colour, geometry, probe
-from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
+from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
 
 NAME = "pillow"
 
@@ -40,16 +40,19 @@ _RESAMPLE = Image.Resampling.BICUBIC
 _GAP = 3.0
 
 
-def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
-    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first."""
+def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None) -> Rendered:
+    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first, telling
+    ``progress`` each step (contract.py)."""
+    report = progress or no_progress
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
     # Pillow warns about broken EXIF, malformed MPO headers and the like; the outcome says all that matters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        report("decoding", 0, len(recipe.variants))
         header, source = decode(data, recipe.variants, limits)
         image = _filtered(source, recipe.filters)
-        variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
+        variants = _render_variants(image, recipe.variants, limits.max_output_dimension, report)
         small = analysis_image(image)
     return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
 
@@ -142,7 +145,9 @@ def _filtered(im: Image.Image, filters: Sequence[Filter]) -> Image.Image:
     return pixels
 
 
-def _render_variants(image: Image.Image, variants: Sequence[Variant], cap: int) -> list[RenderedVariant]:
+def _render_variants(
+    image: Image.Image, variants: Sequence[Variant], cap: int, report: ReportProgress
+) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result: the full-size image is resampled about once, and
     small variants come from small intermediates."""
     source = image
@@ -152,7 +157,9 @@ def _render_variants(image: Image.Image, variants: Sequence[Variant], cap: int) 
         fitted = _fitted(source, variant, geometry.box(variant, cap), size)
         if variant.fit is Fit.INSIDE:
             source = fitted  # sorted by scale: no later variant needs more pixels than this one has
+        report("rendering", len(rendered), len(variants))
         rendered[variant.name] = _encode(fitted, variant)
+    report("rendering", len(rendered), len(variants))
     return [rendered[v.name] for v in variants]
 
 

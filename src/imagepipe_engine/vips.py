@@ -35,7 +35,7 @@ from imagepipe.models import (
     Variant,
 )
 from imagepipe_engine import analysis, colour, geometry, pillow, probe
-from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
+from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
 
 NAME = "vips"
 
@@ -81,13 +81,16 @@ _SHARPEN = [[-2, -2, -2], [-2, 32, -2], [-2, -2, -2]]  # Pillow's ImageFilter.SH
 _NO_METADATA = 0  # ForeignKeep.NONE: outputs carry pixels only (no EXIF, XMP, ICC or comments)
 
 
-def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
-    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first."""
+def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None) -> Rendered:
+    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first, telling
+    ``progress`` each step (contract.py)."""
+    report = progress or no_progress
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
+    report("decoding", 0, len(recipe.variants))
     header, image = _decode(data, recipe.variants, limits)
     image = _filtered(image, recipe.filters)
-    variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
+    variants = _render_variants(image, recipe.variants, limits.max_output_dimension, report)
     small = _analysis_image(image)
     return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
 
@@ -238,7 +241,9 @@ def _stretch_bounds(histogram: list[int], cutoff: float) -> tuple[int, int]:
     return (used[0], used[-1]) if used else (0, 0)
 
 
-def _render_variants(image: pyvips.Image, variants: Sequence[Variant], cap: int) -> list[RenderedVariant]:
+def _render_variants(
+    image: pyvips.Image, variants: Sequence[Variant], cap: int, report: ReportProgress
+) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result, as the Pillow engine does."""
     size = (image.width, image.height)
     source = image
@@ -249,7 +254,9 @@ def _render_variants(image: pyvips.Image, variants: Sequence[Variant], cap: int)
         if variant.fit is Fit.INSIDE:
             source = fitted.copy_memory()  # sorted by scale: no later variant needs more pixels than this
             fitted = source
+        report("rendering", len(rendered), len(variants))
         rendered[variant.name] = _encode(fitted, variant)
+    report("rendering", len(rendered), len(variants))
     return [rendered[v.name] for v in variants]
 
 

@@ -78,6 +78,15 @@ def test_table_matches_the_code(translated: dict[str, Any]) -> None:
     ]
 
 
+def test_webhooks_table_matches_the_code(translated: dict[str, Any]) -> None:
+    from imagepipe.table import webhooks_table_definition
+
+    table = translated["Resources"]["WebhooksTable"]["Properties"]
+    code = webhooks_table_definition("x")
+    assert table["KeySchema"] == code["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(code["AttributeDefinitions"], key=str)
+
+
 def test_queue_is_a_tls_replication_group_without_cluster_mode(translated: dict[str, Any]) -> None:
     queue = translated["Resources"]["Queue"]["Properties"]
     assert queue["TransitEncryptionEnabled"] is True

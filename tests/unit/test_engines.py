@@ -451,3 +451,20 @@ def test_a_worker_without_avif_refuses_the_recipe(render: Render, monkeypatch: p
     monkeypatch.setattr(sys.modules[render.__module__], "can_encode_avif", lambda: False)
     with pytest.raises(InvalidRecipe):
         render(encoded(photo(64, 48)), recipe({"name": "v", "width": 32, "format": "avif"}), LIMITS)
+
+
+def test_progress_is_told_decoding_then_each_variant(render: Render) -> None:
+    told: list[tuple[str, int, int]] = []
+    three = recipe(
+        {"name": "a", "width": 64, "format": "png"},
+        {"name": "b", "width": 32, "format": "jpeg"},
+        {"name": "c", "width": 16, "height": 16, "fit": "cover", "format": "webp"},
+    )
+    render(encoded(photo(200, 150)), three, LIMITS, lambda stage, done, total: told.append((stage, done, total)))
+    assert told == [
+        ("decoding", 0, 3),
+        ("rendering", 0, 3),
+        ("rendering", 1, 3),
+        ("rendering", 2, 3),
+        ("rendering", 3, 3),
+    ]

@@ -18,6 +18,7 @@ from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
 from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, Status, VariantOutput
+from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
 
 router = APIRouter(prefix="/images", tags=["images"])
@@ -38,6 +39,8 @@ class VariantView(VariantOutput):
 
 class ImageView(ImageRecord):
     variants: list[VariantView]  # type: ignore[assignment]
+    progress: Progress | None = None
+    """while ``processing``: the stage, and variants rendered or stored so far (kept in Redis, not the record)"""
 
 
 def accepted(response: Response, image_id: str) -> ImageAccepted:
@@ -101,8 +104,22 @@ async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
 
 @router.get("/{image_id}", response_model=ImageView, responses=_ERRORS)
 async def get_image(services: ServicesDep, image_id: str) -> ImageView:
-    """The record: status, source, recipe, variants with short-lived URLs, metadata, error."""
-    return view(services, await _record(services, image_id))
+    """The record: status, source, recipe, variants with short-lived URLs, metadata, error; progress while
+    it is processed."""
+    record = await _record(services, image_id)
+    if record.status is not Status.PROCESSING:
+        return view(services, record)
+    return view(services, record).model_copy(update={"progress": await _progress(services, image_id)})
+
+
+async def _progress(services: Services, image_id: str) -> Progress | None:
+    """Best effort: the record is worth showing without its progress while Redis is away."""
+    from redis.exceptions import RedisError
+
+    try:
+        return await read_progress(await services.queue(), image_id)
+    except (RedisError, OSError):
+        return None
 
 
 def view(services: Services, record: ImageRecord) -> ImageView:

@@ -8,11 +8,12 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
+from imagepipe.completion import ImageSummary, enqueue_ended
 from imagepipe.jobs import enqueue_record
 from imagepipe.keys import image_id_for_object
 from imagepipe.models import Recipe, SourceObject, Status
 from imagepipe.records import Registration
-from imagepipe.retries import give_up, intake_verdict
+from imagepipe.retries import Ended, give_up, intake_verdict
 from imagepipe.services import Services
 
 
@@ -39,12 +40,14 @@ async def announce(
     image_id: str | None = None,
     recipe: Recipe | None = None,
     correlation_id: str | None = None,
+    ended: Ended | None = None,
 ) -> Announced:
     """Register ``source`` on its record and queue it unless its job is queued or running. ``image_id`` and
     ``recipe`` are the API's (a new image); anything else derives the id from the key and gets the
     record's recipe (the default for a new one). A record put back to ``queued`` (replay, reprocess) or
     stuck (sweep) is announced with its own source and runs again. Stale, foreign, oversized and
-    identical re-put versions are not queued."""
+    identical re-put versions are not queued; an oversized one is failed and ``ended`` told of it (by default
+    an ``image_ended`` job: the API and the trigger reach neither webhooks nor events; the worker passes its own)."""
     settings = services.settings
     if source.bucket != settings.upload_bucket:
         return Announced(None, Outcome.SKIPPED, f"bucket {source.bucket!r} is not the upload bucket")
@@ -59,10 +62,17 @@ async def announce(
     if registration is Registration.IDENTICAL:
         return Announced(image_id, Outcome.DUPLICATE, "the same content as the processed version (ETag and size)")
     if refusal := intake_verdict(source, settings):
-        await give_up(services.records, image_id, source.version, refusal)
+        await give_up(services.records, image_id, source.version, refusal, ended=ended or _by_worker(services))
         return Announced(image_id, Outcome.SKIPPED, refusal.message)
     if registration is Registration.DUPLICATE and record.status not in (Status.QUEUED, Status.PROCESSING):
         return Announced(image_id, Outcome.DUPLICATE, f"this version is already {record.status.value}")
     if not await enqueue_record(await services.queue(), record, correlation_id):
         return Announced(image_id, Outcome.DUPLICATE, "this version is already queued or running")
     return Announced(image_id, Outcome.ENQUEUED, registration.value)
+
+
+def _by_worker(services: Services) -> Ended:
+    async def ended(summary: ImageSummary) -> None:
+        await enqueue_ended(await services.queue(), summary)
+
+    return ended

@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
 
 _CONFIG = Config(
@@ -28,6 +29,11 @@ def s3_client() -> S3Client:
 @lru_cache(maxsize=1)
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=_CONFIG)
 
 
 _TRANSIENT_CODES = frozenset(

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 __all__ = [
     "Busy",
+    "DeliveryFailed",
+    "ForbiddenAddress",
     "ImagePipeError",
     "ImageTooLarge",
     "InternalError",
     "InvalidImage",
     "InvalidRecipe",
     "InvalidRequest",
+    "InvalidWebhookUrl",
     "NotFound",
     "NotReady",
     "ProcessingTimeout",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
+    "TooManyWebhooks",
     "TransientError",
+    "UnresolvableHost",
     "UnsupportedMediaType",
     "UploadMissing",
     "WorkerCrashed",
@@ -151,3 +156,38 @@ class WorkerCrashed(ImagePipeError):
 
     code = "worker_crashed"
     http_status = 422
+
+
+class InvalidWebhookUrl(ImagePipeError):
+    """A webhook URL that is malformed, not https (when deployed), or does not resolve."""
+
+    code = "invalid_webhook_url"
+    http_status = 422
+
+
+class UnresolvableHost(InvalidWebhookUrl):
+    """A webhook host that does not resolve: refused at registration, tried again at delivery (DNS may recover)."""
+
+    retryable = True
+
+
+class ForbiddenAddress(ImagePipeError):
+    """A webhook host resolves to an address imagepipe never calls: private, loopback, link-local, metadata."""
+
+    code = "forbidden_address"
+    http_status = 422
+
+
+class TooManyWebhooks(ImagePipeError):
+    """The tenant has as many webhook endpoints as it may have."""
+
+    code = "too_many_webhooks"
+    http_status = 409
+
+
+class DeliveryFailed(ImagePipeError):
+    """A webhook receiver did not answer 2xx in time: worth another try."""
+
+    code = "delivery_failed"
+    http_status = 502
+    retryable = True

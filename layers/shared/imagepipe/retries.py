@@ -1,19 +1,25 @@
 """Retry or give up: the one place a failure's fate is decided and a record is failed.
 
-The worker asks :func:`retry_delay` after a failed try, the sweeper asks :func:`stuck_verdict` about a
-record that stopped moving, and the intake asks :func:`intake_verdict` about an announced version; all
-three give up through :func:`give_up`.
+The worker asks :func:`retry_delay` after a failed try (:func:`delivery_delay` after a failed webhook
+delivery), the sweeper asks :func:`stuck_verdict` about a record that stopped moving, and the intake asks
+:func:`intake_verdict` about an announced version; all three give up through :func:`give_up`, which tells
+``ended`` when the record did become final.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
+from imagepipe.completion import ImageSummary
 from imagepipe.errors import ImagePipeError, ImageTooLarge, UploadMissing, WorkerCrashed
-from imagepipe.models import ErrorInfo, ImageRecord, SourceObject
+from imagepipe.models import ErrorInfo, ImageRecord, SourceObject, Status
 from imagepipe.records import PENDING_VERSION, ImageRecords
 from imagepipe.settings import Settings
+
+Ended = Callable[[ImageSummary], Awaitable[None]]
+"""Told of a record that just became final (the worker's :class:`hooks.Completion`): webhooks, the event."""
 
 CRASH_BUDGET = 2
 """Each worker crash costs an attempt; past this many times the retry budget, the image is the suspect."""
@@ -28,6 +34,13 @@ def retry_delay(error: ImagePipeError, job_try: int, settings: Settings) -> floa
     """Seconds until the next try of a job that raised ``error`` on try ``job_try``; None to give up."""
     if error.retryable and job_try < settings.max_tries:
         return backoff(job_try, base=settings.retry_base_seconds)
+    return None
+
+
+def delivery_delay(error: ImagePipeError, job_try: int, settings: Settings) -> float | None:
+    """Seconds until the next try of a webhook delivery that raised ``error``; None for a dead letter."""
+    if error.retryable and job_try < settings.webhook_max_tries:
+        return backoff(job_try, base=settings.webhook_retry_base_seconds, cap=600.0)
     return None
 
 
@@ -47,6 +60,14 @@ def stuck_verdict(record: ImageRecord, settings: Settings) -> ImagePipeError | N
     return None
 
 
-async def give_up(records: ImageRecords, image_id: str, version: str, error: ImagePipeError) -> bool:
-    """Record ``error`` as the version's final failure; False when the record had moved on."""
-    return await asyncio.to_thread(records.fail, image_id, version, ErrorInfo(**error.as_dict()))
+async def give_up(
+    records: ImageRecords, image_id: str, version: str, error: ImagePipeError, *, ended: Ended | None = None
+) -> bool:
+    """Record ``error`` as the version's final failure and tell ``ended``; False (and nobody told) when the
+    record had moved on."""
+    info = ErrorInfo(**error.as_dict())
+    if not await asyncio.to_thread(records.fail, image_id, version, info):
+        return False
+    if ended is not None:
+        await ended(ImageSummary(image_id=image_id, status=Status.FAILED, variants=[], error=info))
+    return True

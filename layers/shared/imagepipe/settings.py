@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     imaging_workers: int = Field(default=0, ge=0, description="0 means one per core")
     engine: Literal["vips", "pillow"] | None = Field(default=None, description="None: vips where pyvips imports")
 
+    # completion webhooks and events
+    webhooks_table: str = "imagepipe-webhooks"
+    local_mode: bool = Field(default=False, description="webhooks may target http://127.0.0.1 (make run, tests)")
+    event_bus: str = Field(default="", description="EventBridge bus for ImageProcessed events; empty: none")
+    webhook_max_tries: int = Field(default=8, ge=1, description="deliveries tried before a dead letter")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0, description="first backoff step of deliveries")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -40,3 +40,20 @@ def table_definition(name: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+def webhooks_table_definition(name: str) -> dict[str, Any]:
+    """Keyword arguments for ``create_table``, matching ``WebhooksTable`` in template.yaml: a tenant's endpoints
+    and its failed deliveries share one partition."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    }

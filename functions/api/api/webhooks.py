@@ -1,0 +1,78 @@
+"""Routes under /webhooks: a tenant's completion callbacks, and redelivery of those that ran out of tries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ErrorBody
+from api.services import ServicesDep
+from api.tenancy import TenantDep
+from imagepipe.completion import enqueue_delivery
+from imagepipe.egress import parse_target, resolve
+from imagepipe.errors import NotFound
+from imagepipe.webhooks import Webhook
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (404, 409, 422)}
+
+
+class WebhookRequest(BaseModel):
+    url: str
+    """https (http to loopback in local mode); its host must resolve to public addresses only"""
+
+
+class WebhookCreated(BaseModel):
+    webhook_id: str
+    url: str
+    secret: str
+    """signs every delivery (``Imagepipe-Signature``); shown this once"""
+
+
+class WebhookList(BaseModel):
+    items: list[Webhook]
+
+
+class Redelivered(BaseModel):
+    redelivered: int
+
+
+@router.post("", status_code=201, response_model=WebhookCreated, responses=_ERRORS)
+async def create_webhook(services: ServicesDep, tenant: TenantDep, request: WebhookRequest) -> WebhookCreated:
+    """Register an endpoint for completion callbacks; its signing secret is in this answer only."""
+    local = services.settings.local_mode
+    await resolve(parse_target(request.url, local=local), local=local)  # the sender checks again every time
+    webhook, secret = await run_in_threadpool(services.webhooks.create, tenant, request.url.strip())
+    return WebhookCreated(webhook_id=webhook.webhook_id, url=webhook.url, secret=secret)
+
+
+@router.get("", response_model=WebhookList)
+async def list_webhooks(services: ServicesDep, tenant: TenantDep) -> WebhookList:
+    """The tenant's endpoints (never their secrets), each with its count of dead letters."""
+    return WebhookList(items=await run_in_threadpool(services.webhooks.listing, tenant))
+
+
+@router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=_ERRORS)
+async def delete_webhook(services: ServicesDep, tenant: TenantDep, webhook_id: str) -> Response:
+    """Stop calling an endpoint; its dead letters go with it."""
+    if not await run_in_threadpool(services.webhooks.delete, tenant, webhook_id):
+        raise NotFound(f"no webhook {webhook_id!r}")
+    return Response(status_code=204)
+
+
+@router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=_ERRORS)
+async def redeliver(services: ServicesDep, tenant: TenantDep, webhook_id: str) -> Redelivered:
+    store = services.webhooks
+    """Send an endpoint's dead letters again, each with its original body and delivery id."""
+    if await run_in_threadpool(store.endpoint, tenant, webhook_id) is None:
+        raise NotFound(f"no webhook {webhook_id!r}")
+    pool = await services.queue()
+    dead = await run_in_threadpool(store.dead_letters, tenant, webhook_id)
+    for letter in dead:
+        await enqueue_delivery(
+            pool, tenant=tenant, webhook_id=webhook_id, delivery_id=letter.delivery_id, body=letter.body
+        )
+        await run_in_threadpool(store.forget, tenant, letter)
+    return Redelivered(redelivered=len(dead))

@@ -1,0 +1,71 @@
+"""Progress per job: a poller sees the stages of a large image while the real worker processes it, and none
+once the record is final."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from conftest import RunWorker
+from imagepipe import jobs
+from imagepipe.progress import progress_key
+from imagepipe.settings import get_settings
+
+STAGES = {"downloading", "decoding", "rendering", "storing"}
+
+
+def large_jpeg() -> bytes:
+    """24 MP of noise: seconds of decoding and encoding, so a poller has time to look."""
+    im = Image.effect_noise((6000, 4000), 90).convert("RGB")
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+RECIPE = {
+    "variants": [
+        {"name": f"w{width}", "width": width, "format": "png" if width == 3000 else "jpeg", "quality": 95}
+        for width in (4000, 3600, 3200, 3000, 2400, 1600, 800, 400)
+    ]
+}
+
+
+async def test_a_poller_sees_progress_while_processing_and_none_after(
+    api: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    resp = await api.post(
+        "/images", files={"file": ("big.jpg", large_jpeg(), "image/jpeg")}, data={"recipe": json.dumps(RECIPE)}
+    )
+    assert resp.status_code == 202, resp.text
+    location = resp.headers["Location"]
+
+    async def work() -> None:
+        await run_worker()
+
+    worker = asyncio.create_task(work())
+    seen: list[dict[str, Any]] = []
+    while not worker.done():
+        record = (await api.get(location)).json()
+        if record["status"] == "processing" and record["progress"] is not None:
+            seen.append(record["progress"])
+        await asyncio.sleep(0.01)
+    await worker
+
+    assert seen, "no progress was visible while the image was processing"
+    for progress in seen:
+        assert progress["stage"] in STAGES
+        assert progress["total"] == len(RECIPE["variants"])
+        assert 0 <= progress["done"] <= progress["total"]
+    final = (await api.get(location)).json()
+    assert final["status"] == "succeeded", final
+    assert final["progress"] is None
+    pool = await jobs.connect(get_settings())
+    try:
+        assert not await pool.exists(progress_key(final["image_id"]))  # deleted, not left to lapse
+    finally:
+        await pool.aclose()
