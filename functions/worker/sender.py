@@ -29,7 +29,7 @@ async def post_signed(
     verify: ssl.SSLContext | bool = True,
 ) -> int:
     """POST ``body`` to ``url``; the status of a 2xx answer. Raises InvalidWebhookUrl or ForbiddenAddress
-    (permanent) and DeliveryFailed (worth another try) for anything else."""
+    (permanent), UnresolvableHost and DeliveryFailed (worth another try) for anything else."""
     target = parse_target(url, local=local)
     try:
         async with asyncio.timeout(timeout_seconds):

@@ -159,15 +159,17 @@ class WorkerCrashed(ImagePipeError):
 
 
 class InvalidWebhookUrl(ImagePipeError):
-    """A webhook URL that is malformed, not https (when deployed), or does not resolve."""
+    """A webhook URL that is malformed, or not https (when deployed)."""
 
     code = "invalid_webhook_url"
     http_status = 422
 
 
-class UnresolvableHost(InvalidWebhookUrl):
+class UnresolvableHost(ImagePipeError):
     """A webhook host that does not resolve: refused at registration, tried again at delivery (DNS may recover)."""
 
+    code = "unresolvable_host"
+    http_status = 422
     retryable = True
 
 
