@@ -9,8 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
 from mangum import Mangum
 
-from api import errors, health, images, queue, uploads
+from api import apikeys, errors, health, images, queue, uploads
+from api.headers import SecurityHeaders
+from api.limits import BodyLimit
 from api.observability import logger, metrics, tracer
+from imagepipe.settings import get_settings
 
 app = FastAPI(
     title="imagepipe",
@@ -22,6 +25,10 @@ app.include_router(uploads.router)
 app.include_router(images.router)
 app.include_router(health.router)
 app.include_router(queue.router)
+app.include_router(apikeys.router)
+# The last added runs first: every answer, a 413 included, gets the security headers.
+app.add_middleware(BodyLimit, limit=lambda: get_settings().max_upload_bytes)
+app.add_middleware(SecurityHeaders)
 
 # Mangum runs the ASGI lifespan on every invocation, so nothing is set up there: clients are built
 # once per process by api.services.

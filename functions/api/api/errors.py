@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from imagepipe.errors import ImagePipeError
+from imagepipe.errors import ImagePipeError, RateLimited, Unauthorized
 
 log = logging.getLogger("imagepipe.api")
 
@@ -26,17 +26,41 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+AUTH_ERRORS = (401, 403, 429)
+"""what every route behind a key may answer"""
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` for these error statuses (and those of authentication)."""
+    return {code: {"model": ErrorBody} for code in sorted({*codes, *AUTH_ERRORS})}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}}, headers=headers)
+
+
+def _headers(exc: ImagePipeError) -> dict[str, str] | None:
+    """What a client needs to act on the error: how to authenticate, how long to wait."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
+
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ImagePipeError)
     async def _domain(_: Request, exc: ImagePipeError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message)
+        return error_response(exc.http_status, exc.code, exc.message, _headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends
 
 from imagepipe import jobs
+from imagepipe.apikeys import ApiKeys
 from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     store: ImageStore
     records: ImageRecords
+    keys: ApiKeys
     _pool: ArqRedis | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
@@ -43,6 +45,7 @@ def get_services() -> Services:
         settings=settings,
         store=ImageStore(s3_client()),
         records=ImageRecords(dynamodb_client(), settings.table_name),
+        keys=ApiKeys(dynamodb_client(), settings.keys_table),
     )
 
 
