@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from imagepipe.apikeys import ApiKeys, Scope
 from imagepipe.table import keys_table_definition, table_definition
 
 if TYPE_CHECKING:
@@ -198,6 +199,12 @@ def provision(
     ddb.create_table(**table_definition(table_name))
     if keys_table:
         ddb.create_table(**keys_table_definition(keys_table))
+
+
+def issue_local_key(endpoint: str, *, keys_table: str) -> str:
+    """A new admin key of tenant ``local`` marked local: it works only where IMAGEPIPE_LOCAL_MODE=true."""
+    keys = ApiKeys(_session().client("dynamodb", endpoint_url=endpoint), keys_table)
+    return keys.create("local", [Scope.ADMIN], "make run", local=True).key
 
 
 def route_upload_events(

@@ -90,6 +90,7 @@ class Endpoints:
     redis: str
     queue_url: str
     bridge: bool
+    key: str
 
 
 def shown(path: Path) -> str:
@@ -127,6 +128,9 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
             "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
             "IMAGEPIPE_OUTPUT_BUCKET": settings.output_bucket,
             "IMAGEPIPE_TABLE_NAME": settings.table_name,
+            "IMAGEPIPE_KEYS_TABLE": settings.keys_table,
+            # the key printed below is marked local: it works only in processes told so
+            "IMAGEPIPE_LOCAL_MODE": "true",
             "PYTHONPATH": os.pathsep.join(pythonpath),
             # Log lines reach the files as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
@@ -158,11 +162,12 @@ class Stack:
         print(f"imagepipe local stack (logs in {shown(self.options.log_dir)}/)")
         redis_url = self._redis()
         moto_url, queue_url = self._aws()
+        key = services.issue_local_key(moto_url, keys_table=self.settings.keys_table)
         env = child_env(self.settings, redis_url, moto_url)
         bridge = self._bridge(env, queue_url)
         self._workers(env)
         api_url = self._api(env)
-        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url, bridge=bridge)
+        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url, bridge=bridge, key=key)
 
     def _redis(self) -> str:
         if self.options.redis_url:
@@ -180,7 +185,11 @@ class Stack:
         self.infrastructure.append(moto)
         s = self.settings
         services.provision(
-            moto.url, upload_bucket=s.upload_bucket, output_bucket=s.output_bucket, table_name=s.table_name
+            moto.url,
+            upload_bucket=s.upload_bucket,
+            output_bucket=s.output_bucket,
+            table_name=s.table_name,
+            keys_table=s.keys_table,
         )
         queue_url = services.route_upload_events(
             moto.url, upload_bucket=s.upload_bucket, queue_name=f"{s.upload_bucket}-events"
@@ -271,6 +280,9 @@ def commented(commands: list[tuple[str, str]]) -> list[str]:
     return [f"  {command:<{width}}  # {comment}" if comment else f"  {command}" for command, comment in commands]
 
 
+AUTH = '-H "Authorization: Bearer $KEY"'
+
+
 def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
     """What a new user reads once the stack is up: where things are and what to type."""
     api, s3, bucket = endpoints.api, endpoints.s3, settings.upload_bucket
@@ -286,12 +298,16 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
         f"  Redis          {endpoints.redis}",
         f"  logs           tail -f {shown(log_dir)}/*.log",
         "",
+        f"API key: {endpoints.key}",
+        "  (admin, tenant local; works only while this stack runs in local mode)",
+        "",
         "Try it from another terminal:",
         *commented(
             [
-                (f"curl -F file=@photo.jpg {api}/images", 'answers {"image_id": "ID", ...}'),
-                (f"curl {api}/images/ID", 'again until "status": "succeeded"'),
-                (f"curl -L -o {thumb.name}.{thumb.format.extension} {api}/images/ID/variants/{thumb.name}", ""),
+                (f"export KEY={endpoints.key}", ""),
+                (f"curl {AUTH} -F file=@photo.jpg {api}/images", 'answers {"image_id": "ID", ...}'),
+                (f"curl {AUTH} {api}/images/ID", 'again until "status": "succeeded"'),
+                (f"curl {AUTH} -L -o {thumb.name}.{thumb.format.extension} {api}/images/ID/variants/{thumb.name}", ""),
             ]
         ),
     ]
@@ -303,7 +319,7 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
             *commented(
                 [
                     (f"aws s3 cp photo.jpg s3://{bucket}/{key} --endpoint-url {s3}", ""),
-                    (f"curl '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
+                    (f"curl {AUTH} '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
                 ]
             ),
         ]

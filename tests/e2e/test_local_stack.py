@@ -95,6 +95,10 @@ class RunningStack:
     def api(self) -> str:
         return self.shown["API"]
 
+    def client(self) -> httpx.Client:
+        """An HTTP client of the API holding the key the banner printed."""
+        return httpx.Client(base_url=self.api, timeout=10, headers={"Authorization": f"Bearer {self.shown['API key']}"})
+
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -119,6 +123,8 @@ class RunningStack:
             self.lines.append(line)
             if match := _SHOWN.match(line):
                 self.shown[match[1]] = match[2]
+            if line.startswith("API key: "):
+                self.shown["API key"] = line.removeprefix("API key: ")
             if line.startswith(marker):
                 return
         pytest.fail(f"no {marker!r} from the stack within {timeout}s:\n{self.output}")
@@ -187,9 +193,18 @@ def poll(fetch: Callable[[], dict[str, Any] | None], timeout: float = PROCESS_TI
     pytest.fail(f"not done within {timeout}s: {record}")
 
 
+def test_the_banner_key_is_needed_and_works(stack: RunningStack) -> None:
+    assert f"export KEY={stack.shown['API key']}" in stack.output
+    assert all('-H "Authorization: Bearer $KEY"' in line for line in stack.lines if "curl " in line), stack.output
+    anonymous = httpx.get(f"{stack.api}/images", timeout=10)
+    assert anonymous.status_code == 401
+    with stack.client() as http:
+        assert http.get("/queue").status_code == 200
+
+
 def test_upload_is_processed_and_a_variant_downloads(stack: RunningStack) -> None:
     photo = corpus("images", "baseline", "hopper.jpg")
-    with httpx.Client(base_url=stack.api, timeout=10) as http:
+    with stack.client() as http:
         accepted = http.post("/images", files={"file": (photo.name, photo.read_bytes(), "image/jpeg")})
         assert accepted.status_code == 202, accepted.text
         location = accepted.headers["Location"]
@@ -212,7 +227,7 @@ def test_upload_is_processed_and_a_variant_downloads(stack: RunningStack) -> Non
 def test_an_object_put_into_the_upload_bucket_is_processed_and_listed(stack: RunningStack) -> None:
     if not TRIGGER.exists():
         pytest.skip(f"{TRIGGER.relative_to(REPO)} does not exist yet, so the stack runs no S3-events bridge")
-    with httpx.Client(base_url=stack.api, timeout=10) as http:
+    with stack.client() as http:
         if http.get("/images").status_code in (404, 405):
             pytest.skip("the API has no GET /images yet")
         key = f"uploads/e2e-{uuid.uuid4().hex[:8]}.jpg"

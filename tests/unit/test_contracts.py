@@ -57,7 +57,15 @@ def test_valid_recipe_round_trips() -> None:
         ("", "upload"),
         (None, "upload"),
         ("....", "upload"),
-        ("a" * 300 + ".jpg", "a" * 100),
+        ("a" * 300 + ".jpg", "a" * 96 + ".jpg"),
+        ("a" * 300 + ".not-an-extension-at-all", "a" * 100),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),  # a right-to-left override shows "exe.jpg"
+        ("\u202e\u2066photo\u200b.jpg", "photo.jpg"),  # bidi isolates and zero-width spaces
+        ("a\x00b\x1bc\x7f.jpg", "abc.jpg"),  # NUL, ESC and DEL never reach a key
+        ("line\r\nbreak.jpg", "linebreak.jpg"),
+        ("..\uff0f..\uff0fsecret.png", "secret.png"),  # full-width solidus
+        ("-rf .jpg", "rf-.jpg"),  # no leading dash for a shell to read as an option
+        (".htaccess", "htaccess"),
     ],
 )
 def test_safe_name_never_escapes_its_folder(filename: str | None, expected: str) -> None:
