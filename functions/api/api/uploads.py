@@ -71,7 +71,7 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         key=key,
         version=PENDING_VERSION,
         size=request.size,
-        content_type=request.content_type,
+        content_type=None,  # the client's claim; what the bytes are shows in the metadata once processed
     )
     await run_in_threadpool(services.records.create, image_id, source, recipe)
     url, fields = services.store.presigned_post(

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_frames: int = Field(default=100, ge=1)
     max_output_dimension: int = Field(default=4096, ge=1)
+    # one recipe's cost: the sum of its variants' boxes, and AVIF (the slowest encoder) kept smaller
+    max_recipe_pixels: int = Field(default=25_000_000, ge=1)
+    max_avif_dimension: int = Field(default=2048, ge=1)
 
     presign_expiry_seconds: int = Field(default=300, ge=10, le=3600)
 
