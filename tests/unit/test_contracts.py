@@ -36,9 +36,10 @@ def test_default_recipe_when_none_given() -> None:
         ('{"variants": [{"name": "a", "width": 3000, "format": "avif"}]}', "2048 px for an AVIF variant"),
         (
             '{"variants": [' + ",".join(f'{{"name": "v{i}", "width": 4096, "height": 4096}}' for i in range(2)) + "]}",
-            "33.6 MP of output; the limit is 25.0 MP",
+            "33.6 MP of output",
         ),
-        ('{"variants": [{"name": "a", "width": 4096}, {"name": "b", "height": 4096}]}', "a side left out counts"),
+        ('{"variants": [{"name": "a", "width": 4096}, {"name": "b", "height": 4096}]}', "a side left out as 4096"),
+        ('{"variants": [{"name": "a", "width": 2048, "format": "avif"}]}', "an AVIF pixel counts 4 times"),
         ("not json", "recipe"),
     ],
 )
