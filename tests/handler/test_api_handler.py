@@ -60,9 +60,11 @@ def key(make_key: MakeKey) -> str:
 @pytest.fixture
 def api_handler(stack_env: dict[str, str]) -> Any:
     handler = resolve_handler("ApiFunction")
+    from api.observability import metrics
     from api.services import get_services
 
     get_services.cache_clear()
+    metrics.clear_metrics()  # counted by earlier tests that served the app without the Lambda handler
     return handler
 
 

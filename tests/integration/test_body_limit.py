@@ -1,9 +1,12 @@
-"""Bodies over the upload limit, against a real uvicorn over a raw socket: refused before they are read."""
+"""Bodies over the upload limit, or without a valid key, against a real uvicorn over a raw socket: refused
+before they are read."""
 
 from __future__ import annotations
 
 import socket
 from urllib.parse import urlsplit
+
+import pytest
 
 from conftest import Configure, MakeKey
 
@@ -27,8 +30,9 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
     return int(data.split(b" ", 2)[1]), data
 
 
-def head(path: str, key: str, *extra: str) -> bytes:
-    lines = ["POST " + path + " HTTP/1.1", "Host: imagepipe.test", f"Authorization: Bearer {key}", *extra]
+def head(path: str, key: str | None, *extra: str) -> bytes:
+    auth = [f"Authorization: Bearer {key}"] if key else []
+    lines = ["POST " + path + " HTTP/1.1", "Host: imagepipe.test", *auth, *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -62,3 +66,14 @@ def test_a_chunked_body_is_cut_off_at_the_limit(configure: Configure, make_key: 
         status, data = read_response(sock)
     assert status == 413, data
     assert b'"code":"too_large"' in data
+
+
+@pytest.mark.parametrize("key", [None, "ip_0123456789abcdef_" + "A" * 43], ids=["no-key", "unknown-key"])
+def test_a_body_without_a_valid_key_is_refused_without_being_read(live_api: str, key: str | None) -> None:
+    with connect(live_api) as sock:
+        # a body within the limit, declared and never sent: the answer cannot wait for it
+        sock.sendall(head("/images", key, "Content-Type: multipart/form-data; boundary=x", "Content-Length: 5000"))
+        status, data = read_response(sock)
+    assert status == 401, data
+    assert b'"code":"unauthorized"' in data
+    assert b"www-authenticate: bearer" in data.lower()

@@ -39,13 +39,15 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}}, headers=headers)
 
 
-def _headers(exc: ImagePipeError) -> dict[str, str] | None:
-    """What a client needs to act on the error: how to authenticate, how long to wait."""
+def domain_error(exc: ImagePipeError) -> JSONResponse:
+    """The answer to an imagepipe error, with what a client needs to act on it: how to authenticate, how
+    long to wait."""
+    headers = None
     if isinstance(exc, Unauthorized):
-        return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, RateLimited):
-        return {"Retry-After": str(exc.retry_after)}
-    return None
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.http_status, exc.code, exc.message, headers)
 
 
 _HTTP_CODES = {
@@ -60,7 +62,7 @@ _HTTP_CODES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(ImagePipeError)
     async def _domain(_: Request, exc: ImagePipeError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message, _headers(exc))
+        return domain_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
