@@ -166,7 +166,7 @@ class Stack:
         env = child_env(self.settings, redis_url, moto_url)
         bridge = self._bridge(env, queue_url)
         self._workers(env)
-        api_url = self._api(env)
+        api_url = self._api(env, key)
         return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url, bridge=bridge, key=key)
 
     def _redis(self) -> str:
@@ -219,24 +219,27 @@ class Stack:
         count = self.options.workers
         say("workers", f"{count} process{'es' if count > 1 else ''}", "" if count > 1 else "WORKERS=N for more")
 
-    def _api(self, env: dict[str, str]) -> str:
+    def _api(self, env: dict[str, str], key: str) -> str:
         port = self.options.port
         args = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", "functions/api"]
         self._spawn("api", [*args, "--host", "127.0.0.1", "--port", str(port)], env, ROOT)
         url = f"http://127.0.0.1:{port}"
         started = time.monotonic()
-        self.wait_healthy(url)
+        self.wait_healthy(url, key)
         say("api", url, f"healthy after {time.monotonic() - started:.1f}s")
         return url
 
-    def wait_healthy(self, url: str) -> None:
+    def wait_healthy(self, url: str, key: str) -> None:
         """Poll ``/healthz`` until it answers 200, failing early if a process dies meanwhile."""
         deadline = time.monotonic() + HEALTH_TIMEOUT
         last = "no answer"
         while time.monotonic() < deadline:
             self.check()
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=5):  # noqa: S310 - our URL
+                # the admin key makes /healthz list its checks
+                auth = {"Authorization": f"Bearer {key}"}
+                request = urllib.request.Request(f"{url}/healthz", headers=auth)  # noqa: S310 - our URL
+                with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - our URL
                     return
             except urllib.error.HTTPError as exc:  # 503 names the failing dependency
                 last = f"{exc.code} {exc.read().decode(errors='replace')}"
