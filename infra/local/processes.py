@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from imagepipe.table import table_definition, webhooks_table_definition
+from imagepipe.apikeys import ApiKeys, Scope
+from imagepipe.table import keys_table_definition, table_definition, webhooks_table_definition
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -201,6 +202,7 @@ def provision(
     upload_bucket: str,
     output_bucket: str,
     table_name: str,
+    keys_table: str | None = None,
     webhooks_table: str = "imagepipe-webhooks",
 ) -> None:
     """Create the buckets (uploads versioned) and the tables as template.yaml names them."""
@@ -212,6 +214,14 @@ def provision(
     ddb = session.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(**table_definition(table_name))
     ddb.create_table(**webhooks_table_definition(webhooks_table))
+    if keys_table:
+        ddb.create_table(**keys_table_definition(keys_table))
+
+
+def issue_local_key(endpoint: str, *, keys_table: str) -> str:
+    """A new admin key of tenant ``local`` marked local: it works only where IMAGEPIPE_LOCAL_MODE=true."""
+    keys = ApiKeys(_session().client("dynamodb", endpoint_url=endpoint), keys_table)
+    return keys.create("local", [Scope.ADMIN], "make run", local=True).key
 
 
 def route_upload_events(

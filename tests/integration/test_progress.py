@@ -29,8 +29,9 @@ def large_jpeg() -> bytes:
 
 RECIPE = {
     "variants": [
-        {"name": f"w{width}", "width": width, "format": "png" if width == 3000 else "jpeg", "quality": 95}
-        for width in (4000, 3600, 3200, 3000, 2400, 1600, 800, 400)
+        # heights given (3:2, as the source): the recipe's output bound counts a side left out as 4096 px
+        {"name": f"w{w}", "width": w, "height": w * 2 // 3, "format": "png" if w == 3000 else "jpeg", "quality": 95}
+        for w in (3000, 2600, 2200, 1800, 1400, 1000, 600, 300)
     ]
 }
 

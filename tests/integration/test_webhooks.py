@@ -37,7 +37,7 @@ def quick_retries(setting: ChangeSetting) -> None:
 @pytest.fixture
 def deployed(setting: ChangeSetting) -> None:
     """Settings as deployed: no local mode."""
-    setting("local_mode", "0")
+    setting("local_mode", "false")
 
 
 async def register(api: httpx.AsyncClient, url: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from imagepipe.tenancy import DEFAULT_TENANT
 
 
 def current_tenant() -> str:
-    """The tenant a request acts for: the default one until API keys name theirs."""
+    """The tenant a request acts for: the default one until records carry theirs (then the principal's)."""
     return DEFAULT_TENANT
 
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ErrorBody
+from api.auth import ReadPrincipal, WritePrincipal
+from api.errors import documented
 from api.images import ImageView, view
 from api.services import ServicesDep
 from imagepipe.errors import ImageTooLarge, InvalidRequest, UnsupportedMediaType
@@ -52,9 +53,9 @@ class ImagePage(BaseModel):
     "/uploads",
     status_code=201,
     response_model=UploadForm,
-    responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=documented(400, 413, 415, 422),
 )
-async def create_upload(services: ServicesDep, request: UploadRequest) -> UploadForm:
+async def create_upload(services: ServicesDep, principal: WritePrincipal, request: UploadRequest) -> UploadForm:
     """A presigned POST for uploads too large for the API (Lambda takes 6 MB): the S3 event queues it."""
     settings = services.settings
     if request.content_type not in _CONTENT_TYPES:
@@ -70,7 +71,7 @@ async def create_upload(services: ServicesDep, request: UploadRequest) -> Upload
         key=key,
         version=PENDING_VERSION,
         size=request.size,
-        content_type=request.content_type,
+        content_type=None,  # the client's claim; what the bytes are shows in the metadata once processed
     )
     await run_in_threadpool(services.records.create, image_id, source, recipe)
     url, fields = services.store.presigned_post(
@@ -102,9 +103,10 @@ def _after(cursor: str | None) -> dict[str, Any] | None:
     return after
 
 
-@router.get("", response_model=ImagePage, responses={422: {"model": ErrorBody}})
+@router.get("", response_model=ImagePage, responses=documented(422))
 async def list_images(
     services: ServicesDep,
+    principal: ReadPrincipal,
     status: Status | None = None,
     source_key: Annotated[str | None, Query(max_length=1024, description="the object key in the upload bucket")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -1,4 +1,5 @@
-"""Routes under /webhooks: a tenant's completion callbacks, and redelivery of those that ran out of tries."""
+"""Routes under /webhooks: a tenant's completion callbacks, and redelivery of those that ran out of tries. Each
+needs an admin key: an endpoint receives every image of the tenant, signed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ErrorBody
+from api.auth import AdminPrincipal
+from api.errors import documented
 from api.services import ServicesDep
 from api.tenancy import TenantDep
 from imagepipe.completion import enqueue_delivery
@@ -16,7 +18,7 @@ from imagepipe.webhooks import Webhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (404, 409, 422)}
+_ERRORS = documented(404, 409, 422)
 
 
 class WebhookRequest(BaseModel):
@@ -40,7 +42,9 @@ class Redelivered(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, responses=_ERRORS)
-async def create_webhook(services: ServicesDep, tenant: TenantDep, request: WebhookRequest) -> WebhookCreated:
+async def create_webhook(
+    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, request: WebhookRequest
+) -> WebhookCreated:
     """Register an endpoint for completion callbacks; its signing secret is in this answer only."""
     local = services.settings.local_mode
     await resolve(parse_target(request.url, local=local), local=local)  # the sender checks again every time
@@ -48,14 +52,16 @@ async def create_webhook(services: ServicesDep, tenant: TenantDep, request: Webh
     return WebhookCreated(webhook_id=webhook.webhook_id, url=webhook.url, secret=secret)
 
 
-@router.get("", response_model=WebhookList)
-async def list_webhooks(services: ServicesDep, tenant: TenantDep) -> WebhookList:
+@router.get("", response_model=WebhookList, responses=documented())
+async def list_webhooks(services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep) -> WebhookList:
     """The tenant's endpoints (never their secrets), each with its count of dead letters."""
     return WebhookList(items=await run_in_threadpool(services.webhooks.listing, tenant))
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=_ERRORS)
-async def delete_webhook(services: ServicesDep, tenant: TenantDep, webhook_id: str) -> Response:
+async def delete_webhook(
+    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
+) -> Response:
     """Stop calling an endpoint; its dead letters go with it."""
     if not await run_in_threadpool(services.webhooks.delete, tenant, webhook_id):
         raise NotFound(f"no webhook {webhook_id!r}")
@@ -63,9 +69,11 @@ async def delete_webhook(services: ServicesDep, tenant: TenantDep, webhook_id: s
 
 
 @router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=_ERRORS)
-async def redeliver(services: ServicesDep, tenant: TenantDep, webhook_id: str) -> Redelivered:
-    store = services.webhooks
+async def redeliver(
+    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
+) -> Redelivered:
     """Send an endpoint's dead letters again, each with its original body and delivery id."""
+    store = services.webhooks
     if await run_in_threadpool(store.endpoint, tenant, webhook_id) is None:
         raise NotFound(f"no webhook {webhook_id!r}")
     pool = await services.queue()

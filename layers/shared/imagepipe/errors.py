@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "Busy",
     "DeliveryFailed",
+    "Forbidden",
     "ForbiddenAddress",
     "ImagePipeError",
     "ImageTooLarge",
@@ -20,11 +21,13 @@ __all__ = [
     "NotFound",
     "NotReady",
     "ProcessingTimeout",
+    "RateLimited",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
     "TooManyWebhooks",
     "TransientError",
+    "Unauthorized",
     "UnresolvableHost",
     "UnsupportedMediaType",
     "UploadMissing",
@@ -193,3 +196,28 @@ class DeliveryFailed(ImagePipeError):
     code = "delivery_failed"
     http_status = 502
     retryable = True
+
+
+class Unauthorized(ImagePipeError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ImagePipeError):
+    """The API key lacks the scope the route needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimited(ImagePipeError):
+    """The API key made more requests this minute than the limit allows."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

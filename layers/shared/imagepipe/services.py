@@ -1,5 +1,5 @@
-"""The clients every entry point needs (settings, originals and variants, records, webhooks, the arq pool), built
-once per process: the API, the S3 trigger, the worker, replay and the backlog function all use this."""
+"""The clients every entry point needs (settings, originals and variants, records, API keys, webhooks, the arq
+pool), built once per process: the API, the S3 trigger, the worker, replay and the backlog function all use this."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from imagepipe import jobs
+from imagepipe.apikeys import ApiKeys
 from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     store: ImageStore
     records: ImageRecords
+    keys: ApiKeys
     webhooks: WebhookStore
     # a pool belongs to the loop that made it (Mangum, uvicorn and the trigger's runner each keep one)
     _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ArqRedis] = field(
@@ -35,11 +37,13 @@ class Services:
     def build(cls, settings: Settings, pool: ArqRedis | None = None) -> Services:
         """The process's boto3 clients over ``settings``; ``pool`` when the caller already has one (arq's
         worker brings its own)."""
+        dynamodb = dynamodb_client()
         services = cls(
             settings,
             ImageStore(s3_client()),
-            ImageRecords(dynamodb_client(), settings.table_name),
-            WebhookStore(dynamodb_client(), settings.webhooks_table),
+            ImageRecords(dynamodb, settings.table_name),
+            ApiKeys(dynamodb, settings.keys_table),
+            WebhookStore(dynamodb, settings.webhooks_table),
         )
         if pool is not None:
             services._pools[asyncio.get_running_loop()] = pool
