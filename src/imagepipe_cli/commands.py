@@ -1,4 +1,5 @@
-"""The API's client commands: ``submit``, ``status``, ``ls``, ``get``, ``rm``, ``reprocess``, ``queue``.
+"""The API's client commands: ``submit``, ``status``, ``ls``, ``get``, ``rm``, ``reprocess``, ``queue`` (``keys`` is in
+keys.py).
 
 Exit codes: 0 when everything asked for succeeded, 1 when anything failed, 2 on usage or authentication errors.
 """
