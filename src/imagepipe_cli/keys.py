@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from imagepipe_cli.client import DEFAULT_URL, ImagepipeApi
-from imagepipe_cli.commands import JsonOption, KeyOption, UrlOption, call, console
+from imagepipe_cli.client import DEFAULT_URL, ImagepipeApi, Record
+from imagepipe_cli.commands import JsonOption, KeyOption, UrlOption, call, console, show_rows
 
 SCOPES = ("images:read", "images:write", "admin")
 
@@ -44,11 +44,10 @@ def create(
 @keys.command("ls")
 def list_keys(as_json: JsonOption = False, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
     """Every key, without secrets: revoked ones show when."""
-    found = call(url, api_key, ImagepipeApi.keys)
-    if as_json:
-        for key in found:
-            print(json.dumps(key))
-        return
+    show_rows(call(url, api_key, ImagepipeApi.keys), as_json, _keys_table)
+
+
+def _keys_table(found: list[Record]) -> Table:
     table = Table("key_id", "tenant", "scopes", "name", "created", "revoked")
     for key in found:
         table.add_row(
@@ -59,7 +58,7 @@ def list_keys(as_json: JsonOption = False, url: UrlOption = DEFAULT_URL, api_key
             str(key.get("created_at", ""))[:19],
             str(key.get("revoked_at") or "")[:19],
         )
-    console().print(table)
+    return table
 
 
 @keys.command()
