@@ -18,8 +18,6 @@ from imagepipe.webhooks import Webhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-_ERRORS = documented(404, 409, 422)
-
 
 class WebhookRequest(BaseModel):
     url: str
@@ -41,7 +39,7 @@ class Redelivered(BaseModel):
     redelivered: int
 
 
-@router.post("", status_code=201, response_model=WebhookCreated, responses=_ERRORS)
+@router.post("", status_code=201, response_model=WebhookCreated, responses=documented(400, 409, 422))
 async def create_webhook(
     services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, request: WebhookRequest
 ) -> WebhookCreated:
@@ -58,7 +56,7 @@ async def list_webhooks(services: ServicesDep, principal: AdminPrincipal, tenant
     return WebhookList(items=await run_in_threadpool(services.webhooks.listing, tenant))
 
 
-@router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=_ERRORS)
+@router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=documented(404))
 async def delete_webhook(
     services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
 ) -> Response:
@@ -68,7 +66,7 @@ async def delete_webhook(
     return Response(status_code=204)
 
 
-@router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=_ERRORS)
+@router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=documented(404))
 async def redeliver(
     services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
 ) -> Redelivered:
