@@ -20,6 +20,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from imagepipe.errors import ImagePipeError, InvalidImage, TooManyFrames, TooManyPixels
 from imagepipe.models import ImageMetadata
+from imagepipe_engine.analysis import Findings
 from imagepipe_engine.contract import Limits
 
 # Our limits are checked per frame from the headers; Pillow's global guard would only warn or refuse by
@@ -212,7 +213,7 @@ def _collect(ifd: Mapping[int, object], names: Mapping[int, str], into: dict[str
             into[name] = text
 
 
-def metadata(header: Header, data: bytes, dominant_colour: str) -> ImageMetadata:
+def metadata(header: Header, data: bytes, found: Findings) -> ImageMetadata:
     """The record's description of a source: its header, its bytes, and what analysis found."""
     return ImageMetadata(
         width=header.width,
@@ -223,5 +224,7 @@ def metadata(header: Header, data: bytes, dominant_colour: str) -> ImageMetadata
         sha256=hashlib.sha256(data).hexdigest(),
         frames=header.frames,
         exif=header.exif,
-        dominant_color=dominant_colour,
+        dominant_color=found.dominant_color,
+        placeholder=found.placeholder,
+        phash=found.phash,
     )

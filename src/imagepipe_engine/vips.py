@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import pyvips
+from PIL import Image
 
 from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames
 from imagepipe.models import (
@@ -34,6 +35,7 @@ from imagepipe.models import (
     Sharpen,
     Variant,
 )
+from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, analysis_size, from_pil
 from imagepipe_engine import analysis, colour, geometry, pillow, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
 
@@ -85,11 +87,11 @@ def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
     """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first."""
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
-    header, image = _decode(data, recipe.variants, limits)
+    header, image = decode(data, recipe.variants, limits)
+    small = analysis_image(image)  # before the filters: a grayscale recipe changes no hash
     image = _filtered(image, recipe.filters)
-    variants = _render_variants(image, recipe.variants, limits.max_output_dimension)
-    small = _analysis_image(image)
-    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
+    variants = _render_variants(image, recipe, limits.max_output_dimension, small)
+    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
 
 
 @cache
@@ -102,7 +104,7 @@ def can_encode_avif() -> bool:
     return True
 
 
-def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
+def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
     """The header (one reader for every engine) and the pixels: upright, sRGB, 8-bit L, LA, RGB or RGBA, in
     memory. Every failure in here is the file's fault; one after it is ours."""
     with probe.pillow_errors(), probe.open_image(data) as im:
@@ -114,7 +116,7 @@ def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[p
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
     if header.format in ("JPEG", "MPO"):
         upright = (header.width, header.height)
-        factor = min(1.0, max(geometry.scale(v, upright, limits.max_output_dimension) for v in variants))
+        factor = geometry.decode_scale(variants, upright, limits.max_output_dimension, MAX_SIDE)
         options["shrink"] = geometry.jpeg_shrink(upright, factor)  # the reduction Pillow's draft() picks
     with _vips_errors():
         image = loader(data, **options)
@@ -238,14 +240,15 @@ def _stretch_bounds(histogram: list[int], cutoff: float) -> tuple[int, int]:
     return (used[0], used[-1]) if used else (0, 0)
 
 
-def _render_variants(image: pyvips.Image, variants: Sequence[Variant], cap: int) -> list[RenderedVariant]:
+def _render_variants(image: pyvips.Image, recipe: Recipe, cap: int, small: AnalysisImage) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result, as the Pillow engine does."""
     size = (image.width, image.height)
-    source = image
+    source, variants = image, recipe.variants
     rendered: dict[str, RenderedVariant] = {}
     for variant in sorted(variants, key=lambda v: geometry.scale(v, size, cap), reverse=True):
         target = geometry.scaled(size, geometry.scale(variant, size, cap))
-        fitted = _fitted(source, variant, geometry.box(variant, cap), target)
+        region = analysis.cut(small, variant, recipe.focus, (source.width, source.height), cap)
+        fitted = _fitted(source, variant, geometry.box(variant, cap), target, region)
         if variant.fit is Fit.INSIDE:
             source = fitted.copy_memory()  # sorted by scale: no later variant needs more pixels than this
             fitted = source
@@ -286,8 +289,13 @@ def _bicubic() -> pyvips.Interpolate:
     return pyvips.Interpolate.new("bicubic")
 
 
-def _fitted(source: pyvips.Image, variant: Variant, box: geometry.Size, size: geometry.Size) -> pyvips.Image:
-    """``size`` is the whole image scaled for the variant; cover crops it to ``box``, contain pads it."""
+def _fitted(
+    source: pyvips.Image, variant: Variant, box: geometry.Size, size: geometry.Size, region: Box | None = None
+) -> pyvips.Image:
+    """``size`` is the whole image scaled for the variant; cover crops it to ``box`` (at ``region`` of the
+    source when smart gravity or a focus chose one), contain pads it."""
+    if region is not None:
+        return _resized(source.crop(*region), box)
     if variant.fit is Fit.COVER:
         whole, (left, top) = geometry.cover((source.width, source.height), box)
         return _resized(source, whole).crop(left, top, box[0], box[1])
@@ -321,17 +329,12 @@ def _encode(image: pyvips.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, data, image.width, image.height, fmt)
 
 
-def _analysis_image(image: pyvips.Image) -> analysis.AnalysisImage:
-    """The small engine-neutral RGBA copy analysis.py reads."""
-    width, height = analysis.analysis_size(image.width, image.height)
-    small = image.resize(width / image.width, vscale=height / image.height, kernel="linear")
-    small = small.cast("uchar")
-    if small.bands <= 2:
-        grey = small[0]
-        small = grey.bandjoin([grey, grey, small[1] if small.bands == 2 else grey * 0 + 255])
-    elif small.bands == 3:
-        small = small.bandjoin(255)
-    small = small.cast("uchar")
-    if (small.width, small.height) != (width, height):
-        small = small.gravity("centre", width, height, extend="copy")
-    return analysis.AnalysisImage(width, height, bytes(small.write_to_memory()))
+def analysis_image(image: pyvips.Image) -> AnalysisImage:
+    """The engine-neutral analysis image of the decoded source: libvips makes the box reduction Pillow's
+    ``reducing_gap`` would, and Pillow's ``from_pil`` the rest, so both engines resample alike."""
+    target = analysis_size(image.width, image.height)
+    x_factor, y_factor = analysis.box_reduction((image.width, image.height), target)
+    if x_factor > 1 or y_factor > 1:
+        image = image.shrink(x_factor, y_factor, ceil=True).cast("uchar")
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
+    return from_pil(Image.frombytes(mode, (image.width, image.height), image.write_to_memory()))
