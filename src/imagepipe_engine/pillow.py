@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import cast
 
-from PIL import Image, ImageCms, ImageFilter, ImageOps, features
+from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence, features
 
 from imagepipe.errors import InvalidRecipe
 from imagepipe.models import Autocontrast, Blur, Filter, Fit, Grayscale, OutputFormat, Recipe, Sharpen, Variant
 from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, from_pil
-from imagepipe_engine import analysis, colour, geometry, probe
+from imagepipe_engine import analysis, animation, colour, geometry, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
 
 NAME = "pillow"
@@ -52,6 +52,8 @@ def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
         small = analysis_image(source)  # before the filters: a grayscale recipe changes no hash
         image = _filtered(source, recipe.filters)
         variants = _render_variants(image, recipe, limits.max_output_dimension, small)
+        if animation.animates(recipe, header):
+            variants = _animated(data, header, recipe, limits, small, variants)
     return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
 
 
@@ -141,6 +143,55 @@ def _filtered(im: Image.Image, filters: Sequence[Filter]) -> Image.Image:
     if alpha is not None:
         pixels.putalpha(alpha)  # L -> LA, RGB -> RGBA
     return pixels
+
+
+def _animated(
+    data: bytes,
+    header: probe.Header,
+    recipe: Recipe,
+    limits: Limits,
+    small: AnalysisImage,
+    still: list[RenderedVariant],
+) -> list[RenderedVariant]:
+    """``still`` with its WebP variants made again from every frame: each frame filtered and fitted as the
+    first was, the durations and loop count as the file states them."""
+    animation.check_total(header, limits)
+    timing = animation.timing(data, header)
+    frames = [_filtered(frame, recipe.filters) for frame in _frames(data, header)]
+    cap, rendered = limits.max_output_dimension, {v.name: v for v in still}
+    for variant in animation.animated_variants(recipe, header):
+        size = geometry.scaled(frames[0].size, geometry.scale(variant, frames[0].size, cap))
+        region = analysis.cut(small, variant, recipe.focus, frames[0].size, cap)
+        fitted = [_fitted(frame, variant, geometry.box(variant, cap), size, region) for frame in frames]
+        buffer = io.BytesIO()
+        fitted[0].save(
+            buffer,
+            "WEBP",
+            save_all=True,
+            append_images=fitted[1:],
+            duration=timing.durations,
+            loop=timing.loop,
+            quality=variant.quality,
+            method=4,
+        )
+        first = fitted[0]
+        rendered[variant.name] = RenderedVariant(
+            variant.name, buffer.getvalue(), first.width, first.height, variant.format
+        )
+    return [rendered[v.name] for v in recipe.variants]
+
+
+def _frames(data: bytes, header: probe.Header) -> list[Image.Image]:
+    """Every frame as shown (Pillow composites a GIF's frames), upright, sRGB, RGBA."""
+    frames: list[Image.Image] = []
+    with probe.pillow_errors(), probe.open_image(data) as im:
+        for frame in ImageSequence.Iterator(im):
+            rgba = _to_srgb(frame.convert("RGBA"), header.icc_profile)
+            turn = _UPRIGHT.get(header.orientation)
+            frames.append(rgba.transpose(turn) if turn is not None else rgba)
+    for frame in frames:
+        frame.info = {}
+    return frames
 
 
 def _render_variants(image: Image.Image, recipe: Recipe, cap: int, small: AnalysisImage) -> list[RenderedVariant]:

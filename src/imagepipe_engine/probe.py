@@ -167,24 +167,24 @@ def _frame_sizes(im: Image.Image, data: bytes, frames: int) -> Iterator[tuple[in
 def _gif_canvases(data: bytes) -> Iterator[tuple[int, int]]:
     """The canvas size as of each GIF frame: Pillow grows it to any frame that overhangs the logical screen."""
     width, height = struct.unpack_from("<HH", data, 6)
-    pos = 13 + _colour_table_size(data[10])
+    pos = 13 + colour_table_size(data[10])
     while pos < len(data) and data[pos] != 0x3B:  # trailer
         if data[pos] == 0x21:  # extension: label, then data sub-blocks
-            pos = _after_sub_blocks(data, pos + 2)
+            pos = after_sub_blocks(data, pos + 2)
         elif data[pos] == 0x2C and pos + 10 <= len(data):  # image descriptor: x, y, w, h, flags
             x, y, w, h, flags = struct.unpack_from("<4HB", data, pos + 1)
             width, height = max(width, x + w), max(height, y + h)
             yield width, height
-            pos = _after_sub_blocks(data, pos + 11 + _colour_table_size(flags))  # past the LZW code size
+            pos = after_sub_blocks(data, pos + 11 + colour_table_size(flags))  # past the LZW code size
         else:
             pos += 1  # Pillow skips stray bytes between blocks, so a frame may follow them
 
 
-def _colour_table_size(flags: int) -> int:
+def colour_table_size(flags: int) -> int:
     return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
 
 
-def _after_sub_blocks(data: bytes, pos: int) -> int:
+def after_sub_blocks(data: bytes, pos: int) -> int:
     while pos < len(data) and data[pos]:
         pos += data[pos] + 1
     return pos + 1

@@ -36,7 +36,7 @@ from imagepipe.models import (
     Variant,
 )
 from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, analysis_size, from_pil
-from imagepipe_engine import analysis, colour, geometry, pillow, probe
+from imagepipe_engine import analysis, animation, colour, geometry, pillow, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant
 
 NAME = "vips"
@@ -91,6 +91,8 @@ def render(data: bytes, recipe: Recipe, limits: Limits) -> Rendered:
     small = analysis_image(image)  # before the filters: a grayscale recipe changes no hash
     image = _filtered(image, recipe.filters)
     variants = _render_variants(image, recipe, limits.max_output_dimension, small)
+    if animation.animates(recipe, header):
+        variants = _animated(data, header, recipe, limits, small, variants)
     return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
 
 
@@ -238,6 +240,49 @@ def _stretch_bounds(histogram: list[int], cutoff: float) -> tuple[int, int]:
                 break
     used = [level for level, count in enumerate(trimmed) if count]
     return (used[0], used[-1]) if used else (0, 0)
+
+
+def _animated(
+    data: bytes,
+    header: probe.Header,
+    recipe: Recipe,
+    limits: Limits,
+    small: AnalysisImage,
+    still: list[RenderedVariant],
+) -> list[RenderedVariant]:
+    """``still`` with its WebP variants made again from every frame, as the Pillow engine does: libvips
+    loads every page (``n=-1``) as one tall strip, each frame is cut from it, filtered and fitted, and the
+    fitted frames are joined into a strip again with the file's own durations and loop count."""
+    animation.check_total(header, limits)
+    timing = animation.timing(data, header)
+    frames = [_filtered(frame, recipe.filters) for frame in _frames(data, header, limits)]
+    cap, rendered = limits.max_output_dimension, {v.name: v for v in still}
+    size = (frames[0].width, frames[0].height)
+    for variant in animation.animated_variants(recipe, header):
+        target = geometry.scaled(size, geometry.scale(variant, size, cap))
+        region = analysis.cut(small, variant, recipe.focus, size, cap)
+        fitted = [_fitted(frame, variant, geometry.box(variant, cap), target, region) for frame in frames]
+        strip = pyvips.Image.arrayjoin(fitted, across=1).copy()
+        strip.set_type(pyvips.GValue.gint_type, "page-height", fitted[0].height)
+        strip.set_type(pyvips.GValue.array_int_type, "delay", timing.durations)
+        strip.set_type(pyvips.GValue.gint_type, "loop", timing.loop)
+        data_out = strip.webpsave_buffer(Q=variant.quality, effort=4, keep=_NO_METADATA)
+        width, height = fitted[0].width, fitted[0].height
+        rendered[variant.name] = RenderedVariant(variant.name, data_out, width, height, variant.format)
+    return [rendered[v.name] for v in recipe.variants]
+
+
+def _frames(data: bytes, header: probe.Header, limits: Limits) -> list[pyvips.Image]:
+    """Every frame as shown (libvips composites a GIF's frames), upright, sRGB, in memory."""
+    loader = _LOADERS[header.format]
+    with _vips_errors():
+        strip = loader(data, n=-1, access="sequential", fail_on=_FAIL_ON)
+        page = int(strip.get("page-height")) if strip.get_typeof("page-height") else strip.height
+        if page * header.frames != strip.height or strip.width != header.width:
+            raise InvalidImage(f"the animation's frames do not add up ({header.frames} of {strip.width}x{page})")
+        probe.check_pixels((strip.width, page), limits)
+        strip = _normalised(_to_srgb(strip, header.icc_profile), header.format).copy_memory()
+    return [_upright(strip.crop(0, i * page, strip.width, page), header.orientation) for i in range(header.frames)]
 
 
 def _render_variants(image: pyvips.Image, recipe: Recipe, cap: int, small: AnalysisImage) -> list[RenderedVariant]:

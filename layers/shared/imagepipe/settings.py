@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_frames: int = Field(default=100, ge=1)
+    max_animation_pixels: int = Field(
+        default=400_000_000, ge=1, description="frames x width x height of an animation kept animated"
+    )
     max_output_dimension: int = Field(default=4096, ge=1)
 
     presign_expiry_seconds: int = Field(default=300, ge=10, le=3600)
