@@ -20,6 +20,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from imagepipe.errors import ImagePipeError, InvalidImage, TooManyFrames, TooManyPixels
 from imagepipe.models import ImageMetadata
+from imagepipe_engine import heic
 from imagepipe_engine.analysis import Findings
 from imagepipe_engine.contract import Limits
 
@@ -93,7 +94,8 @@ def pillow_errors() -> Iterator[None]:
 
 def open_image(data: bytes) -> Image.Image:
     """Pillow's lazy view of ``data``: headers read, no pixel decoded. Call inside :func:`pillow_errors`."""
-    return Image.open(io.BytesIO(data), formats=FORMATS)
+    heic.refuse_without_extra(data)
+    return Image.open(io.BytesIO(data), formats=FORMATS + ((heic.FORMAT,) if heic.available() else ()))
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:

@@ -19,6 +19,7 @@ from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, 
 from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, Status, VariantOutput
 from imagepipe.recipes import parse_recipe
+from imagepipe.sniff import HEAD_BYTES
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -81,7 +82,7 @@ async def upload_image(
         raise InvalidImage("the file is empty")
     image_id = new_image_id()
     key = upload_key(image_id, file.filename, settings.upload_prefix)
-    content_type = sniff_content_type(data[:16])
+    content_type = sniff_content_type(data[:HEAD_BYTES])
     source = await run_in_threadpool(services.store.put_source, settings.upload_bucket, key, data, content_type)
     # the S3 event of this upload finds the version registered: a duplicate, queued nothing
     announced = await announce(

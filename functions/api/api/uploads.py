@@ -22,7 +22,17 @@ from imagepipe.records import PENDING_VERSION
 
 router = APIRouter(prefix="/images", tags=["images"])
 
-_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff", "image/bmp")
+_CONTENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heic",  # decoded by workers built with the imagepipe[heic] extra; refused clearly by others
+    "image/heif",
+    "image/tiff",
+    "image/bmp",
+)
 
 
 class UploadRequest(BaseModel):
