@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorBody
@@ -39,6 +39,7 @@ class VariantView(VariantOutput):
 
 class ImageView(ImageRecord):
     variants: list[VariantView]  # type: ignore[assignment]
+    distance: int | None = Field(default=None, description="?similar_to= only: Hamming distance of the phash")
 
 
 def accepted(response: Response, image_id: str) -> ImageAccepted:
@@ -93,7 +94,7 @@ async def upload_image(
     return accepted(response, image_id)
 
 
-async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
+async def find_record(services: ServicesDep, image_id: str) -> ImageRecord:
     record = await run_in_threadpool(services.records.get, image_id) if is_image_id(image_id) else None
     if record is None:
         raise NotFound(f"no image {image_id!r}")
@@ -103,7 +104,7 @@ async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
 @router.get("/{image_id}", response_model=ImageView, responses=_ERRORS)
 async def get_image(services: ServicesDep, image_id: str) -> ImageView:
     """The record: status, source, recipe, variants with short-lived URLs, metadata, error."""
-    return view(services, await _record(services, image_id))
+    return view(services, await find_record(services, image_id))
 
 
 def view(services: Services, record: ImageRecord) -> ImageView:
@@ -127,7 +128,7 @@ def view(services: Services, record: ImageRecord) -> ImageView:
 )
 async def get_variant(services: ServicesDep, image_id: str, name: str) -> RedirectResponse:
     """Redirect to a presigned URL of one variant."""
-    record = await _record(services, image_id)
+    record = await find_record(services, image_id)
     if record.status is not Status.SUCCEEDED:
         error: ImagePipeError = NotReady(f"image {image_id} is {record.status.value}")
         raise error
@@ -153,7 +154,7 @@ async def reprocess_image(
     request: ReprocessRequest | None = None,
 ) -> ImageAccepted:
     """Process a finished image again (with a new recipe, if given); 409 while it is queued or processing."""
-    record = await _record(services, image_id)
+    record = await find_record(services, image_id)
     recipe = parse_recipe(request.recipe, services.settings) if request and request.recipe else record.recipe
     requeued = await run_in_threadpool(
         lambda: services.records.requeue(
@@ -170,7 +171,7 @@ async def reprocess_image(
 @router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)
 async def delete_image(services: ServicesDep, image_id: str) -> Response:
     """Delete the image: its variants, its original (that version, for good) and its record."""
-    record = await _record(services, image_id)
+    record = await find_record(services, image_id)
     settings = services.settings
     for variant in record.variants:
         await run_in_threadpool(services.store.delete, settings.output_bucket, variant.key)

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ErrorBody
-from api.images import ImageView, view
+from api.images import ImageView, find_record, view
 from api.services import ServicesDep
-from imagepipe.errors import ImageTooLarge, InvalidRequest, UnsupportedMediaType
+from imagepipe import similar
+from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidRequest, NotReady, UnsupportedMediaType
 from imagepipe.keys import image_id_for_object, new_image_id, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status
 from imagepipe.recipes import parse_recipe
-from imagepipe.records import PENDING_VERSION
+from imagepipe.records import DEFAULT_TENANT, PENDING_VERSION
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -96,6 +97,18 @@ async def create_upload(services: ServicesDep, request: UploadRequest) -> Upload
     )
 
 
+async def _similar(services: ServicesDep, image_id: str, max_distance: int, limit: int) -> ImagePage:
+    record = await find_record(services, image_id)
+    phash = record.metadata.phash if record.metadata else None
+    if phash is None:
+        error: ImagePipeError = NotReady(f"image {image_id} has no perceptual hash (is it processed?)")
+        raise error
+    tenant = DEFAULT_TENANT  # TENANCY: the caller's tenant once keys carry one
+    found = await run_in_threadpool(services.records.similar, tenant, phash, max_distance, limit + 1)
+    items = [view(services, r).model_copy(update={"distance": d}) for r, d in found if r.image_id != image_id]
+    return ImagePage(items=items[:limit], next=None)
+
+
 def _cursor(after: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(after).encode()).decode() if after else None
 
@@ -119,9 +132,16 @@ async def list_images(
     source_key: Annotated[str | None, Query(max_length=1024, description="the object key in the upload bucket")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+    similar_to: Annotated[str | None, Query(description="an image id: its near-duplicates, nearest first")] = None,
+    max_distance: Annotated[
+        int, Query(ge=0, le=similar.MAX_DISTANCE, description="with similar_to: Hamming distance of the phash")
+    ] = similar.MAX_DISTANCE,
 ) -> ImagePage:
-    """Images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of an object."""
+    """Images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of an object,
+    ``?similar_to=`` lists near-duplicates of an image (nearest first, through the band index)."""
     settings = services.settings
+    if similar_to is not None:
+        return await _similar(services, similar_to, max_distance, limit)
     if source_key is not None:
         # an object's image id derives from its key: one lookup, no scan
         image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from imagepipe import similar
 from imagepipe.aws import error_code, is_transient
 from imagepipe.errors import TransientError
 from imagepipe.models import (
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
+
+DEFAULT_TENANT = "local"
+"""TENANCY: the tenant of records made before tenants existed (replaced by the record's own on merge)."""
 
 PENDING_VERSION = "pending"
 """The version of a record written for a presigned upload that has not arrived yet."""
@@ -222,21 +226,50 @@ class ImageRecords:
         return StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE
 
     def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
-        """Record the result; False when the record moved on (another version, or already final)."""
+        """Record the result, and the hash's bands for ``similar_to`` (imagepipe.similar); False when the
+        record moved on (another version, or already final)."""
+        indexed = similar.index_attributes(metadata.phash) if metadata.phash else {}
+        names = {"#s": "status", "#e": "error", **{f"#{k}": k for k in indexed}}
+        values = {f":{k}": v for k, v in indexed.items()}
+        index_update = "".join(f", #{k} = :{k}" for k in indexed)
+        if indexed:
+            # TENANCY: records made before tenants existed index under the default tenant (one place)
+            index_update += ", #tenant = if_not_exists(#tenant, :default_tenant)"
+            names["#tenant"], values[":default_tenant"] = "tenant", DEFAULT_TENANT
         applied, _ = self._update(
             image_id,
             version,
-            update="SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now REMOVE #e",
+            update="SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now"
+            f"{index_update} REMOVE #e",
             condition="#s = :processing",
-            names={"#s": "status", "#e": "error"},
+            names=names,
             values={
                 ":succeeded": Status.SUCCEEDED.value,
                 ":processing": Status.PROCESSING.value,
                 ":variants": [v.model_dump(mode="json") for v in variants],
                 ":metadata": metadata.model_dump(mode="json"),
+                **values,
             },
         )
         return applied
+
+    def similar(self, tenant: str, phash: str, max_distance: int, limit: int) -> list[tuple[ImageRecord, int]]:
+        """``tenant``'s succeeded records whose hash is within ``max_distance`` of ``phash``, nearest first
+        (newest first among equals), at most ``limit``: found through the band indexes, never a scan."""
+        near = similar.near(self._client, self._table, tenant, phash, max_distance)
+        found: list[tuple[ImageRecord, int]] = []
+        for image_id in sorted(near, key=near.__getitem__):
+            if len(found) >= limit and near[image_id] > found[-1][1]:
+                break  # every record left is farther than a full page
+            record = self.get(image_id)
+            # the index may lag a record queued again: its own metadata decides
+            if record is None or record.status is not Status.SUCCEEDED or record.metadata is None:
+                continue
+            if record.metadata.phash is None or similar.hamming(phash, record.metadata.phash) > max_distance:
+                continue
+            found.append((record, similar.hamming(phash, record.metadata.phash)))
+        found.sort(key=lambda pair: (pair[1], _newest_first(pair[0])))
+        return found[:limit]
 
     def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
         """Fail a version that is queued or processing; False when the record moved on. Called by
@@ -374,6 +407,11 @@ class ImageRecords:
                 raise
             return False, _refused_item(exc)
         return True, None
+
+
+def _newest_first(record: ImageRecord) -> str:
+    """A sort key that puts later ``created_at`` stamps first (ISO stamps of one length)."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in record.created_at)
 
 
 def _refused_item(exc: ClientError) -> ImageRecord | None:

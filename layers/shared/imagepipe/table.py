@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagepipe.similar import ATTRIBUTES as BAND_ATTRIBUTES
+from imagepipe.similar import INDEXES as SIMILAR_INDEXES
+
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
 LISTING_PARTITION = "image"
@@ -19,6 +22,8 @@ def table_definition(name: str) -> dict[str, Any]:
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "listing", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            *({"AttributeName": band, "AttributeType": "S"} for band in BAND_ATTRIBUTES),
         ],
         "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -38,5 +43,17 @@ def table_definition(name: str) -> dict[str, Any]:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
+            # GET /images?similar_to=: one sparse index per band of the perceptual hash (imagepipe.similar)
+            *(
+                {
+                    "IndexName": index,
+                    "KeySchema": [
+                        {"AttributeName": band, "KeyType": "HASH"},
+                        {"AttributeName": "tenant", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["phash"]},
+                }
+                for index, band in zip(SIMILAR_INDEXES, BAND_ATTRIBUTES, strict=True)
+            ),
         ],
     }
