@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_frames: int = Field(default=100, ge=1)
     max_animation_pixels: int = Field(
-        default=400_000_000, ge=1, description="frames x width x height of an animation kept animated"
+        default=100_000_000, ge=1, description="frames x width x height of an animation kept animated"
     )
     max_output_dimension: int = Field(default=4096, ge=1)
 
