@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 WORKERS ?= 1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit integration e2e validate build bench replay clean
+.PHONY: run test lint typecheck unit integration e2e validate build bench replay key clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,3 +52,6 @@ clean:
 
 replay: $(STAMP)
 	$(PY) -m imagepipe.replay $(ARGS)
+
+key: $(STAMP)
+	$(PY) -m imagepipe.keyadmin $(ARGS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aws_calls import CALLS_FILE, needed, read_grants, resource_names
 import processes
 from imagepipe import aws, jobs, settings
 from imagepipe import services as imagepipe_services
+from imagepipe.apikeys import ApiKeys, IssuedKey, Scope
 from imagepipe.records import ImageRecords
 from sam import RUNNING, LambdaRuntime, resolve_handler, translate
 
@@ -118,6 +120,8 @@ def stack_env(redis_server: processes.Service, moto_server: processes.Service) -
         "IMAGEPIPE_UPLOAD_BUCKET": f"uploads-{suffix}",
         "IMAGEPIPE_OUTPUT_BUCKET": f"outputs-{suffix}",
         "IMAGEPIPE_TABLE_NAME": f"images-{suffix}",
+        "IMAGEPIPE_KEYS_TABLE": f"keys-{suffix}",
+        "IMAGEPIPE_LOCAL_MODE": "true",
         "IMAGEPIPE_IMAGING_WORKERS": "2",
         "IMAGEPIPE_RETRY_BASE_SECONDS": "0.02",
     }
@@ -126,23 +130,60 @@ def stack_env(redis_server: processes.Service, moto_server: processes.Service) -
         upload_bucket=env["IMAGEPIPE_UPLOAD_BUCKET"],
         output_bucket=env["IMAGEPIPE_OUTPUT_BUCKET"],
         table_name=env["IMAGEPIPE_TABLE_NAME"],
+        keys_table=env["IMAGEPIPE_KEYS_TABLE"],
     )
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    _reset_process_singletons()
+    saved = _set_env(env)
     yield env
-    for key, value in saved.items():
+    _set_env(saved)
+
+
+def _set_env(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for None, remove) environment variables and rebuild the process's settings and clients;
+    returns what they were, for undoing."""
+    saved = {k: os.environ.get(k) for k in env}
+    for key, value in env.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    _reset_process_singletons()
-
-
-def _reset_process_singletons() -> None:
     settings.get_settings.cache_clear()
     aws.s3_client.cache_clear()
     aws.dynamodb_client.cache_clear()
+    imagepipe_services.get_services.cache_clear()
+    return saved
+
+
+Configure = Callable[..., None]
+
+
+@pytest.fixture
+def configure(stack_env: dict[str, str]) -> Iterator[Configure]:
+    """Change settings for one test, before its first request: ``configure(IMAGEPIPE_LOCAL_MODE="false")``."""
+    saved: dict[str, str | None] = {}
+
+    def apply(**env: str) -> None:
+        for key, value in _set_env(env).items():
+            saved.setdefault(key, value)
+
+    yield apply
+    _set_env(saved)
+
+
+@pytest.fixture
+def live_api(stack_env: dict[str, str]) -> Iterator[str]:
+    """The app served by a real uvicorn (in a thread of this process); its base URL."""
+    import uvicorn
+
+    from app import app
+
+    imagepipe_services.get_services.cache_clear()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=processes.free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    processes.wait_for_port(server.config.port)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=30)
     imagepipe_services.get_services.cache_clear()
 
 
@@ -151,23 +192,13 @@ def s3(stack_env: dict[str, str]) -> Any:
     return boto3.client("s3")
 
 
+MakeKey = Callable[..., IssuedKey]
+
+
 @pytest.fixture
 def records(stack_env: dict[str, str]) -> ImageRecords:
     """The images table, read as a test sees the outcome."""
     return ImageRecords(aws.dynamodb_client(), stack_env["IMAGEPIPE_TABLE_NAME"])
-
-
-@pytest.fixture
-async def api(stack_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """The FastAPI app over ASGI, as uvicorn or Mangum would serve it."""
-    from app import app
-
-    imagepipe_services.get_services.cache_clear()
-    transport = httpx.ASGITransport(app=running(REPO / "functions" / "api", app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://imagepipe.test") as client:
-        yield client
-    await imagepipe_services.get_services().close()
-    imagepipe_services.get_services.cache_clear()
 
 
 @pytest.fixture
@@ -185,6 +216,48 @@ Handler = Callable[[Any, Any], dict[str, Any]]
 def trigger(stack_env: dict[str, str]) -> Handler:
     """The S3 trigger's handler, resolved from template.yaml."""
     return resolve_handler("S3TriggerFunction")
+
+
+@pytest.fixture
+def make_key(stack_env: dict[str, str]) -> MakeKey:
+    """Make an API key in this session's keys table: ``make_key("acme", [Scope.IMAGES_READ])``."""
+    keys = ApiKeys(aws.dynamodb_client(), stack_env["IMAGEPIPE_KEYS_TABLE"])
+
+    def make(tenant: str = "local", scopes: list[Scope] | None = None, **options: Any) -> IssuedKey:
+        return keys.create(tenant, scopes or [Scope.ADMIN], **options)
+
+    return make
+
+
+ApiClient = Callable[[str | None], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def api_client(stack_env: dict[str, str]) -> AsyncIterator[ApiClient]:
+    """Clients of the FastAPI app over ASGI, as uvicorn or Mangum would serve it: ``api_client(key)``
+    sends ``Authorization: Bearer <key>``; ``api_client(None)`` sends no key."""
+    from app import app
+
+    imagepipe_services.get_services.cache_clear()
+    transport = httpx.ASGITransport(app=running(REPO / "functions" / "api", app))
+    made: list[httpx.AsyncClient] = []
+
+    def client(key: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        made.append(httpx.AsyncClient(transport=transport, base_url="http://imagepipe.test", headers=headers))
+        return made[-1]
+
+    yield client
+    for each in made:
+        await each.aclose()
+    await imagepipe_services.get_services().close()
+    imagepipe_services.get_services.cache_clear()
+
+
+@pytest.fixture
+def api(api_client: ApiClient, make_key: MakeKey) -> httpx.AsyncClient:
+    """A client of the app holding a fresh admin key of tenant ``local`` (its own rate-limit window)."""
+    return api_client(make_key().key)
 
 
 RunWorker = Callable[[], Awaitable[Worker]]

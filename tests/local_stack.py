@@ -91,6 +91,11 @@ class RunningStack:
     def api(self) -> str:
         return self.shown["API"]
 
+    def client(self, timeout: float = 10) -> httpx.Client:
+        """An HTTP client of the API holding the key the banner printed."""
+        auth = {"Authorization": f"Bearer {self.shown['API key']}"}
+        return httpx.Client(base_url=self.api, timeout=timeout, headers=auth)
+
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -116,6 +121,8 @@ class RunningStack:
             self.lines.append(line)
             if match := _SHOWN.match(line):
                 self.shown[match[1]] = match[2]
+            if line.startswith("API key: "):
+                self.shown["API key"] = line.removeprefix("API key: ")
             if line.startswith(marker):
                 return line
         pytest.fail(f"no {marker!r} from the stack within {timeout}s:\n{self.output}")

@@ -9,8 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI
 from mangum import Mangum
 
-from api import errors, health, images, page, queue, uploads
+from api import apikeys, errors, health, images, page, queue, uploads
+from api.auth import KeyBeforeBody
+from api.headers import SecurityHeaders
+from api.limits import BodyLimit
 from api.observability import logger, metrics, tracer
+from imagepipe.settings import get_settings
 
 app = FastAPI(
     title="imagepipe",
@@ -23,6 +27,12 @@ app.include_router(images.router)
 app.include_router(health.router)
 app.include_router(queue.router)
 app.include_router(page.router)
+app.include_router(apikeys.router)
+# The last added runs first: every answer, a 413 included, gets the security headers; a body over the limit
+# is refused before its key is looked up, and a body without a valid key before it is read.
+app.add_middleware(KeyBeforeBody)
+app.add_middleware(BodyLimit, limit=lambda: get_settings().max_upload_bytes)
+app.add_middleware(SecurityHeaders)
 
 # Mangum runs the ASGI lifespan on every invocation, so nothing is set up there: clients are built
 # once per process by api.services.

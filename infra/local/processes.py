@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from imagepipe.table import table_definition
+from imagepipe.apikeys import ApiKeys, Scope
+from imagepipe.table import keys_table_definition, table_definition
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -195,8 +196,10 @@ def _session() -> boto3.session.Session:
     )
 
 
-def provision(endpoint: str, *, upload_bucket: str, output_bucket: str, table_name: str) -> None:
-    """Create the buckets (uploads versioned) and the table as template.yaml names them."""
+def provision(
+    endpoint: str, *, upload_bucket: str, output_bucket: str, table_name: str, keys_table: str | None = None
+) -> None:
+    """Create the buckets (uploads versioned) and the tables as template.yaml names them."""
     session = _session()
     s3 = session.client("s3", endpoint_url=endpoint)
     for bucket in (upload_bucket, output_bucket):
@@ -204,6 +207,14 @@ def provision(endpoint: str, *, upload_bucket: str, output_bucket: str, table_na
     s3.put_bucket_versioning(Bucket=upload_bucket, VersioningConfiguration={"Status": "Enabled"})
     ddb = session.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(**table_definition(table_name))
+    if keys_table:
+        ddb.create_table(**keys_table_definition(keys_table))
+
+
+def issue_local_key(endpoint: str, *, keys_table: str) -> str:
+    """A new admin key of tenant ``local`` marked local: it works only where IMAGEPIPE_LOCAL_MODE=true."""
+    keys = ApiKeys(_session().client("dynamodb", endpoint_url=endpoint), keys_table)
+    return keys.create("local", [Scope.ADMIN], "make run", local=True).key
 
 
 def route_upload_events(

@@ -90,8 +90,7 @@ class Endpoints:
     s3: str
     redis: str
     queue_url: str
-    # Printed as `API key: <key>` once the API has keys: an admin key for tenant `local`.
-    api_key: str | None = None
+    key: str  # an admin key for tenant `local`, printed as `API key: <key>`
 
 
 def shown(path: Path) -> str:
@@ -129,6 +128,9 @@ def child_env(settings: Settings, redis_url: str, moto_url: str) -> dict[str, st
             "IMAGEPIPE_UPLOAD_BUCKET": settings.upload_bucket,
             "IMAGEPIPE_OUTPUT_BUCKET": settings.output_bucket,
             "IMAGEPIPE_TABLE_NAME": settings.table_name,
+            "IMAGEPIPE_KEYS_TABLE": settings.keys_table,
+            # the key printed below is marked local: it works only in processes told so
+            "IMAGEPIPE_LOCAL_MODE": "true",
             "PYTHONPATH": os.pathsep.join(pythonpath),
             # Log lines reach the files as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
@@ -174,11 +176,12 @@ class Stack:
         print(f"imagepipe local stack (logs in {shown(self.options.log_dir)}/)")
         redis_url = self._redis()
         moto_url, queue_url = self._aws()
+        key = processes.issue_local_key(moto_url, keys_table=self.settings.keys_table)
         env = child_env(self.settings, redis_url, moto_url)
         self._bridge(env, queue_url)
         self._workers(env)
-        api_url = self._api(env)
-        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url)
+        api_url = self._api(env, key)
+        return Endpoints(api=api_url, s3=moto_url, redis=redis_url, queue_url=queue_url, key=key)
 
     def _redis(self) -> str:
         if self.options.redis_url:
@@ -196,7 +199,11 @@ class Stack:
         self.infrastructure.append(moto)
         s = self.settings
         processes.provision(
-            moto.url, upload_bucket=s.upload_bucket, output_bucket=s.output_bucket, table_name=s.table_name
+            moto.url,
+            upload_bucket=s.upload_bucket,
+            output_bucket=s.output_bucket,
+            table_name=s.table_name,
+            keys_table=s.keys_table,
         )
         queue_url = processes.route_upload_events(
             moto.url, upload_bucket=s.upload_bucket, queue_name=f"{s.upload_bucket}-events"
@@ -223,17 +230,17 @@ class Stack:
         count = self.options.workers
         say("workers", f"{count} process{'es' if count > 1 else ''}", "" if count > 1 else "WORKERS=N for more")
 
-    def _api(self, env: dict[str, str]) -> str:
+    def _api(self, env: dict[str, str], key: str) -> str:
         port = self.options.port
         args = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", "functions/api"]
         self.api = self._spawn("api", [*args, "--host", "127.0.0.1", "--port", str(port)], env, ROOT)
         url = f"http://127.0.0.1:{port}"
         started = time.monotonic()
-        self.wait_healthy(url)
+        self.wait_healthy(url, key)
         say("api", url, f"healthy after {time.monotonic() - started:.1f}s")
         return url
 
-    def wait_healthy(self, url: str) -> None:
+    def wait_healthy(self, url: str, key: str) -> None:
         """Poll ``/healthz`` until it answers 200, failing early if a process dies meanwhile."""
         deadline = time.monotonic() + HEALTH_TIMEOUT
         last = "no answer"
@@ -241,7 +248,10 @@ class Stack:
             # Starting up, any death is fatal: a worker that cannot start is a setup error to show now.
             self.check([*self.infrastructure, *self.consumers])
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=5):  # noqa: S310 - our URL
+                # the admin key makes /healthz list its checks
+                auth = {"Authorization": f"Bearer {key}"}
+                request = urllib.request.Request(f"{url}/healthz", headers=auth)  # noqa: S310 - our URL
+                with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - our URL
                     return
             except urllib.error.HTTPError as exc:  # 503 names the failing dependency
                 last = f"{exc.code} {exc.read().decode(errors='replace')}"
@@ -293,6 +303,9 @@ def commented(commands: list[tuple[str, str]]) -> list[str]:
     return [f"  {command:<{width}}  # {comment}" if comment else f"  {command}" for command, comment in commands]
 
 
+AUTH = '-H "Authorization: Bearer $KEY"'
+
+
 def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
     """What a new user reads once the stack is up: where things are and what to type."""
     api, s3, bucket = endpoints.api, endpoints.s3, settings.upload_bucket
@@ -301,7 +314,6 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
     lines = [
         "",
         f"Ready. API docs: {api}/docs",
-        *([f"API key: {endpoints.api_key}"] if endpoints.api_key else []),
         "",
         f"  API            {api}",
         f"  S3 endpoint    {s3}",
@@ -309,12 +321,16 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
         f"  Redis          {endpoints.redis}",
         f"  logs           tail -f {shown(log_dir)}/*.log",
         "",
+        f"API key: {endpoints.key}",
+        "  (admin, tenant local; works only while this stack runs in local mode)",
+        "",
         "Try it from another terminal:",
         *commented(
             [
-                (f"curl -F file=@photo.jpg {api}/images", 'answers {"image_id": "ID", ...}'),
-                (f"curl {api}/images/ID", 'again until "status": "succeeded"'),
-                (f"curl -L -o {thumb.name}.{thumb.format.extension} {api}/images/ID/variants/{thumb.name}", ""),
+                (f"export KEY={endpoints.key}", ""),
+                (f"curl {AUTH} -F file=@photo.jpg {api}/images", 'answers {"image_id": "ID", ...}'),
+                (f"curl {AUTH} {api}/images/ID", 'again until "status": "succeeded"'),
+                (f"curl {AUTH} -L -o {thumb.name}.{thumb.format.extension} {api}/images/ID/variants/{thumb.name}", ""),
             ]
         ),
     ]
@@ -325,7 +341,7 @@ def walkthrough(endpoints: Endpoints, settings: Settings, log_dir: Path) -> str:
         *commented(
             [
                 (f"aws s3 cp photo.jpg s3://{bucket}/{key} --endpoint-url {s3}", ""),
-                (f"curl '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
+                (f"curl {AUTH} '{api}/images?source_key={key}'", "its record, once the S3 event is in"),
             ]
         ),
     ]

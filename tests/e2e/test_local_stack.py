@@ -23,9 +23,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
 
 
+def test_the_banner_key_is_needed_and_works(stack: RunningStack) -> None:
+    assert f"export KEY={stack.shown['API key']}" in stack.output
+    assert all('-H "Authorization: Bearer $KEY"' in line for line in stack.lines if "curl " in line), stack.output
+    anonymous = httpx.get(f"{stack.api}/images", timeout=10)
+    assert anonymous.status_code == 401
+    with stack.client() as http:
+        assert http.get("/queue").status_code == 200
+
+
 def test_upload_is_processed_and_a_variant_downloads(stack: RunningStack) -> None:
     photo = corpus("images", "baseline", "hopper.jpg")
-    with httpx.Client(base_url=stack.api, timeout=10) as http:
+    with stack.client() as http:
         accepted = http.post("/images", files={"file": (photo.name, photo.read_bytes(), "image/jpeg")})
         assert accepted.status_code == 202, accepted.text
         location = accepted.headers["Location"]
@@ -48,7 +57,7 @@ def test_upload_is_processed_and_a_variant_downloads(stack: RunningStack) -> Non
 def test_an_object_put_into_the_upload_bucket_is_processed_and_listed(stack: RunningStack) -> None:
     key = f"uploads/e2e-{uuid.uuid4().hex[:8]}.jpg"
     put_into_upload_bucket(stack, key, corpus("images", "baseline", "hopper.jpg"))
-    with httpx.Client(base_url=stack.api, timeout=10) as http:
+    with stack.client() as http:
         record = poll(lambda: listed(http, key))
     assert record["status"] == "succeeded", record
     assert record["source"]["key"] == key

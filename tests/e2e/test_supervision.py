@@ -46,8 +46,14 @@ RESTART_TIMEOUT = 30.0
 # Slow enough to catch mid-job, well inside JOB_TIMEOUT: three 4096 px WebPs of a 36 MP PNG take about 2 s
 # with Pillow on an idle core; enough of them that the workers stay busy for a while with a faster engine.
 SLOW_IMAGES = 8
+# as slow as the recipe budget (IMAGEPIPE_MAX_RECIPE_PIXELS, 25 MP of outputs) allows
 SLOW_RECIPE = json.dumps(
-    {"variants": [{"name": f"large{n}", "width": 4096, "height": 4096, "format": "webp"} for n in range(3)]}
+    {
+        "variants": [
+            {"name": f"large{n}", "width": side, "height": side, "format": "webp"}
+            for n, side in enumerate((4096, 2800))
+        ]
+    }
 )
 
 
@@ -123,7 +129,7 @@ def test_a_killed_bridge_is_replaced_and_s3_events_flow_again(stack: RunningStac
 
     key = f"uploads/e2e-{uuid.uuid4().hex[:8]}.jpg"
     put_into_upload_bucket(stack, key, corpus("images", "baseline", "hopper.jpg"))
-    with httpx.Client(base_url=stack.api, timeout=10) as http:
+    with stack.client() as http:
         # moto hands the event to the dead bridge's pending long poll; it comes back to the new bridge after
         # the queue's visibility timeout (30 s), as SQS would.
         record = poll(lambda: listed(http, key), timeout=PROCESS_TIMEOUT + 30)
@@ -131,7 +137,7 @@ def test_a_killed_bridge_is_replaced_and_s3_events_flow_again(stack: RunningStac
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_its_job_runs_again(stack: RunningStack, big_png: bytes) -> None:
-    with httpx.Client(base_url=stack.api, timeout=30) as http:
+    with stack.client(timeout=30) as http:
         image_ids = [upload(http, f"big-{n}.png", big_png, SLOW_RECIPE) for n in range(SLOW_IMAGES)]
         worker, killed = kill_a_worker_mid_job(stack, http, image_ids)
         # Still serving with a worker down: a new upload is accepted (and processed below).

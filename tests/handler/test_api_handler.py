@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from conftest import RunWorker, corpus, load_event
+from conftest import MakeKey, RunWorker, corpus, load_event
 from sam import LambdaRuntime, resolve_handler
 
 
-def http_event(method: str, path: str, *, body: bytes = b"", content_type: str | None = None) -> dict[str, Any]:
-    """The corpus's HTTP API v2 sample, re-aimed at one route."""
+def http_event(
+    method: str, path: str, *, key: str | None, body: bytes = b"", content_type: str | None = None
+) -> dict[str, Any]:
+    """The corpus's HTTP API v2 sample, re-aimed at one route, with ``key`` as its bearer token."""
     event = copy.deepcopy(load_event("corpus", "apigw_v2", "apiGatewayProxyV2Event.json"))
     event["routeKey"] = "$default"
     event["rawPath"] = path
@@ -28,6 +30,8 @@ def http_event(method: str, path: str, *, body: bytes = b"", content_type: str |
     headers = {"host": "api.example.com", "accept": "application/json"}
     if content_type:
         headers["content-type"] = content_type
+    if key:
+        headers["authorization"] = f"Bearer {key}"
     event["headers"] = headers
     event["body"] = base64.b64encode(body).decode() if body else None
     event["isBase64Encoded"] = bool(body)
@@ -48,6 +52,11 @@ def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
 
 
 @pytest.fixture
+def key(make_key: MakeKey) -> str:
+    return make_key().key
+
+
+@pytest.fixture
 def api_handler(stack_env: dict[str, str]) -> Any:
     handler = resolve_handler("ApiFunction")
     from api.observability import metrics
@@ -58,13 +67,16 @@ def api_handler(stack_env: dict[str, str]) -> Any:
 
 async def test_template_handler_accepts_a_base64_multipart_upload(
     api_handler: Any,
+    key: str,
     runtime: LambdaRuntime,
     run_worker: RunWorker,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     body, content_type = multipart("hopper.jpg", corpus("images", "baseline", "hopper.jpg").read_bytes())
-    response = await runtime.invoke(api_handler, http_event("POST", "/images", body=body, content_type=content_type))
+    response = await runtime.invoke(
+        api_handler, http_event("POST", "/images", key=key, body=body, content_type=content_type)
+    )
     assert response["statusCode"] == 202, response
     accepted = json.loads(response["body"])
     assert response["headers"]["location"] == f"/images/{accepted['image_id']}"
@@ -74,12 +86,30 @@ async def test_template_handler_accepts_a_base64_multipart_upload(
 
     await run_worker()
 
-    status = await runtime.invoke(api_handler, http_event("GET", f"/images/{accepted['image_id']}"))
+    status = await runtime.invoke(api_handler, http_event("GET", f"/images/{accepted['image_id']}", key=key))
     assert status["statusCode"] == 200
     assert json.loads(status["body"])["status"] == "succeeded"
 
 
-async def test_template_handler_answers_json_errors(api_handler: Any, runtime: LambdaRuntime) -> None:
-    response = await runtime.invoke(api_handler, http_event("GET", "/images/nope"))
+async def test_template_handler_answers_json_errors(api_handler: Any, key: str, runtime: LambdaRuntime) -> None:
+    response = await runtime.invoke(api_handler, http_event("GET", "/images/nope", key=key))
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["error"]["code"] == "not_found"
+
+
+async def test_template_handler_refuses_a_request_without_a_key(api_handler: Any, runtime: LambdaRuntime) -> None:
+    response = await runtime.invoke(api_handler, http_event("GET", "/images", key=None))
+    assert response["statusCode"] == 401
+    assert response["headers"]["www-authenticate"] == "Bearer"
+    assert response["headers"]["x-content-type-options"] == "nosniff"
+    assert json.loads(response["body"])["error"]["code"] == "unauthorized"
+
+
+async def test_template_handler_refuses_a_declared_body_over_the_limit(
+    api_handler: Any, runtime: LambdaRuntime
+) -> None:
+    event = http_event("POST", "/images", key=None, body=b"x", content_type="multipart/form-data; boundary=b")
+    event["headers"]["content-length"] = str(10**12)
+    response = await runtime.invoke(api_handler, event)
+    assert response["statusCode"] == 413
+    assert json.loads(response["body"])["error"]["code"] == "too_large"

@@ -31,7 +31,7 @@ def api_handler(stack_env: dict[str, str]) -> Any:
 async def test_the_page_comes_from_the_lambda_with_its_policy(
     api_handler: Any, runtime: LambdaRuntime, stack_env: dict[str, str]
 ) -> None:
-    response = await runtime.invoke(api_handler, http_event("GET", "/"))
+    response = await runtime.invoke(api_handler, http_event("GET", "/", key=None))
 
     assert response["statusCode"] == 200, response
     assert response["headers"]["content-type"].startswith("text/html")

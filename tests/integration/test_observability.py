@@ -12,6 +12,8 @@ import pytest
 
 from conftest import Handler, RunWorker, corpus
 from factories import put, s3_notification
+from imagepipe.settings import get_settings
+from imagepipe_engine import engine_name
 from sam import LambdaRuntime
 
 
@@ -42,7 +44,7 @@ async def test_a_processed_job_logs_its_ids_and_emits_its_stage_timings(
     await run_worker()
 
     [blob] = [b for b in emf_blobs(capsys.readouterr().out) if b.get("image_id") == image_id]
-    assert blob["engine"] == "pillow" and blob["correlation_id"] == "req-7f3a"
+    assert blob["engine"] == engine_name(get_settings().engine) and blob["correlation_id"] == "req-7f3a"
     [directive] = blob["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "imagepipe"
     units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}

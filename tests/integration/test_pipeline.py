@@ -53,6 +53,8 @@ async def test_variant_redirects_to_a_downloadable_url(api: httpx.AsyncClient, r
 
     resp = await api.get(f"/images/{image_id}/variants/small")
     assert resp.status_code == 307
+    # a shared cache must not keep a redirect to a URL that expires and carries a signature
+    assert (resp.headers["Cache-Control"], resp.headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
     async with httpx.AsyncClient() as plain:
         download = await plain.get(resp.headers["location"])
     assert download.status_code == 200

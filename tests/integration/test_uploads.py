@@ -11,6 +11,7 @@ import pytest
 
 from conftest import Handler, RunWorker, corpus
 from factories import head, s3_notification, uploaded
+from imagepipe import aws
 from imagepipe.settings import get_settings
 from sam import LambdaRuntime
 
@@ -20,12 +21,13 @@ async def presign(api: httpx.AsyncClient, size: int, **extra: Any) -> httpx.Resp
     return await api.post("/images/uploads", json=body)
 
 
+@pytest.mark.parametrize("claimed", ["image/jpeg", "image/png"], ids=["true-claim", "false-claim"])
 async def test_presigned_post_upload_is_processed_and_listed(
-    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler
+    api: httpx.AsyncClient, run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, claimed: str
 ) -> None:
     data = corpus("images", "orientation", "Landscape_6.jpg").read_bytes()
     recipe = {"variants": [{"name": "small", "width": 300, "format": "webp"}]}
-    resp = await presign(api, len(data), recipe=recipe)
+    resp = await presign(api, len(data), recipe=recipe, content_type=claimed)
     assert resp.status_code == 201, resp.text
     form = resp.json()
     assert form["key"] == f"uploads/{form['image_id']}/big-photo.jpg"
@@ -33,7 +35,7 @@ async def test_presigned_post_upload_is_processed_and_listed(
     assert pending["status"] == "queued"
 
     async with httpx.AsyncClient() as plain:  # what a browser or curl does with the form
-        upload = await plain.post(form["url"], data=form["fields"], files={"file": ("x.jpg", data, "image/jpeg")})
+        upload = await plain.post(form["url"], data=form["fields"], files={"file": ("x.jpg", data, claimed)})
     assert upload.status_code in (200, 204), upload.text
 
     # S3 would now send its event; moto does not call Lambda, so hand the trigger what S3 sends
@@ -49,6 +51,10 @@ async def test_presigned_post_upload_is_processed_and_listed(
     assert item["status"] == "succeeded"
     assert [(v["name"], v["format"], v["width"]) for v in item["variants"]] == [("small", "webp", 300)]
     assert (item["metadata"]["width"], item["metadata"]["height"]) == (1800, 1200)  # upright
+    # whatever the client claimed, the record says what the bytes are, and the variant is what it says
+    assert (item["metadata"]["format"], item["source"]["content_type"]) == ("JPEG", None)
+    variant = aws.s3_client().head_object(Bucket=get_settings().output_bucket, Key=item["variants"][0]["key"])
+    assert variant["ContentType"] == "image/webp"
 
 
 async def test_presigned_policy_binds_size_type_and_key(api: httpx.AsyncClient) -> None:

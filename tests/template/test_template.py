@@ -50,6 +50,7 @@ EXPECTED = {
     "UploadBucket": "AWS::S3::Bucket",
     "OutputBucket": "AWS::S3::Bucket",
     "ImagesTable": "AWS::DynamoDB::Table",
+    "KeysTable": "AWS::DynamoDB::Table",
     "Queue": "AWS::ElastiCache::ReplicationGroup",
     "QueueAuthToken": "AWS::SecretsManager::Secret",
     "WorkerCluster": "AWS::ECS::Cluster",
@@ -76,6 +77,16 @@ def test_table_matches_the_code(translated: dict[str, Any]) -> None:
     assert [(i["IndexName"], i["KeySchema"]) for i in table["GlobalSecondaryIndexes"]] == [
         (i["IndexName"], i["KeySchema"]) for i in code["GlobalSecondaryIndexes"]
     ]
+
+
+def test_keys_table_matches_the_code_and_reaches_every_function(translated: dict[str, Any]) -> None:
+    from imagepipe.table import keys_table_definition
+
+    table = translated["Resources"]["KeysTable"]["Properties"]
+    code = keys_table_definition("x")
+    assert (table["KeySchema"], table["AttributeDefinitions"]) == (code["KeySchema"], code["AttributeDefinitions"])
+    api = translated["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api["IMAGEPIPE_KEYS_TABLE"] == {"Ref": "KeysTable"}
 
 
 def test_queue_is_a_tls_replication_group_without_cluster_mode(translated: dict[str, Any]) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
+from conftest import REPO
 from imagepipe import jobs, keys
 from imagepipe.errors import InvalidRecipe
-from imagepipe.models import DEFAULT_RECIPE, Fit, OutputFormat, Recipe
+from imagepipe.models import DEFAULT_RECIPE, MAX_FILTERS, Fit, OutputFormat, Recipe
 from imagepipe.recipes import parse_recipe
 from imagepipe.settings import Settings
 
@@ -30,6 +33,13 @@ def test_default_recipe_when_none_given() -> None:
         ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "blur", "radius": 999}]}', "radius"),
         ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "rm -rf"}]}', "filters"),
         ('{"variants": [{"name": "a", "width": 10}], "extra": 1}', "extra"),
+        ('{"variants": [{"name": "a", "width": 3000, "format": "avif"}]}', "2048 px for an AVIF variant"),
+        (
+            '{"variants": [' + ",".join(f'{{"name": "v{i}", "width": 4096, "height": 4096}}' for i in range(2)) + "]}",
+            "33.6 MP of output",
+        ),
+        ('{"variants": [{"name": "a", "width": 4096}, {"name": "b", "height": 4096}]}', "a side left out as 4096"),
+        ('{"variants": [{"name": "a", "width": 2048, "format": "avif"}]}', "an AVIF pixel counts 4 times"),
         ("not json", "recipe"),
     ],
 )
@@ -38,6 +48,19 @@ def test_recipe_out_of_bounds_is_refused_with_a_reason(raw: str, reason: str) ->
         parse_recipe(raw, Settings())
     assert reason in err.value.message
     assert err.value.code == "invalid_recipe"
+
+
+def test_the_recipes_benchmarked_as_the_worst_are_allowed_and_one_more_variant_is_not() -> None:
+    spec = importlib.util.spec_from_file_location("worst_recipe", REPO / "benchmarks" / "worst_recipe.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for raw in module.CANDIDATES.values():
+        recipe = parse_recipe(raw, Settings())
+        one_more = {**raw, "variants": [*raw["variants"], {"name": "more", "width": 1024, "height": 1024}]}
+        with pytest.raises(InvalidRecipe, match="MP of output"):
+            parse_recipe(one_more, Settings())
+        assert len(recipe.filters) == MAX_FILTERS
 
 
 def test_valid_recipe_round_trips() -> None:
@@ -57,7 +80,15 @@ def test_valid_recipe_round_trips() -> None:
         ("", "upload"),
         (None, "upload"),
         ("....", "upload"),
-        ("a" * 300 + ".jpg", "a" * 100),
+        ("a" * 300 + ".jpg", "a" * 96 + ".jpg"),
+        ("a" * 300 + ".not-an-extension-at-all", "a" * 100),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),  # a right-to-left override shows "exe.jpg"
+        ("\u202e\u2066photo\u200b.jpg", "photo.jpg"),  # bidi isolates and zero-width spaces
+        ("a\x00b\x1bc\x7f.jpg", "abc.jpg"),  # NUL, ESC and DEL never reach a key
+        ("line\r\nbreak.jpg", "linebreak.jpg"),
+        ("..\uff0f..\uff0fsecret.png", "secret.png"),  # full-width solidus
+        ("-rf .jpg", "rf-.jpg"),  # no leading dash for a shell to read as an option
+        (".htaccess", "htaccess"),
     ],
 )
 def test_safe_name_never_escapes_its_folder(filename: str | None, expected: str) -> None:

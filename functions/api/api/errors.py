@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from imagepipe.errors import ImagePipeError, InternalError
+from imagepipe.errors import ImagePipeError, InternalError, RateLimited, Unauthorized
 
 log = logging.getLogger("imagepipe.api")
 
@@ -26,17 +26,43 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+AUTH_ERRORS = (401, 403, 429)
+"""what every route behind a key may answer"""
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` for these error statuses (and those of authentication)."""
+    return {code: {"model": ErrorBody} for code in sorted({*codes, *AUTH_ERRORS})}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}}, headers=headers)
+
+
+def domain_error(exc: ImagePipeError) -> JSONResponse:
+    """The answer to an imagepipe error, with what a client needs to act on it: how to authenticate, how
+    long to wait."""
+    headers = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.http_status, exc.code, exc.message, headers)
+
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ImagePipeError)
     async def _domain(_: Request, exc: ImagePipeError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status, content={"error": exc.as_dict()})
+        return domain_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

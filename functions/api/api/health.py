@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import OptionalAdmin
 from api.services import Services, ServicesDep
 from imagepipe import liveness
 
@@ -18,7 +19,8 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     status: str
-    checks: dict[str, str]
+    checks: dict[str, str] | None = None
+    """which dependency fails, and how: shown to admin keys only"""
 
 
 async def _redis(services: Services) -> dict[str, str]:
@@ -45,9 +47,9 @@ def _aws(services: Services) -> dict[str, str]:
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-async def healthz(services: ServicesDep) -> JSONResponse:
-    """200 when every dependency answers, else 503 with the failing checks."""
+async def healthz(services: ServicesDep, admin: OptionalAdmin) -> JSONResponse:
+    """200 when every dependency answers, else 503; with an admin key, the checks say which fails."""
     checks = {**await _redis(services), **await run_in_threadpool(_aws, services)}
     healthy = all(v.startswith("ok") for v in checks.values())
-    body = Health(status="ok" if healthy else "unavailable", checks=checks)
-    return JSONResponse(status_code=200 if healthy else 503, content=body.model_dump())
+    body = Health(status="ok" if healthy else "unavailable", checks=checks if admin else None)
+    return JSONResponse(status_code=200 if healthy else 503, content=body.model_dump(exclude_none=True))

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ErrorBody
+from api.auth import ReadPrincipal, WritePrincipal
+from api.errors import documented
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from api.sniff import sniff_content_type
@@ -23,7 +24,7 @@ from imagepipe.sniff import HEAD_BYTES
 
 router = APIRouter(prefix="/images", tags=["images"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (404, 409, 413, 422, 503)}
+_ERRORS = documented(400, 404, 409, 413, 422, 503)
 _CHUNK = 1024 * 1024
 
 
@@ -71,6 +72,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
 async def upload_image(
     services: ServicesDep,
     request: Request,
+    principal: WritePrincipal,
     response: Response,
     file: Annotated[UploadFile, File(description="the image")],
     recipe: Annotated[str | None, Form(description="a Recipe as JSON; the default recipe if absent")] = None,
@@ -102,7 +104,7 @@ async def find_record(services: ServicesDep, image_id: str) -> ImageRecord:
 
 
 @router.get("/{image_id}", response_model=ImageView, responses=_ERRORS)
-async def get_image(services: ServicesDep, image_id: str) -> ImageView:
+async def get_image(services: ServicesDep, principal: ReadPrincipal, image_id: str) -> ImageView:
     """The record: status, source, recipe, variants with short-lived URLs, metadata, error."""
     return view(services, await find_record(services, image_id))
 
@@ -126,7 +128,7 @@ def view(services: Services, record: ImageRecord) -> ImageView:
     response_class=RedirectResponse,
     responses={307: {"description": "redirect to a short-lived URL of the variant"}, **_ERRORS},
 )
-async def get_variant(services: ServicesDep, image_id: str, name: str) -> RedirectResponse:
+async def get_variant(services: ServicesDep, principal: ReadPrincipal, image_id: str, name: str) -> RedirectResponse:
     """Redirect to a presigned URL of one variant."""
     record = await find_record(services, image_id)
     if record.status is not Status.SUCCEEDED:
@@ -148,6 +150,7 @@ class ReprocessRequest(BaseModel):
 @router.post("/{image_id}/reprocess", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
 async def reprocess_image(
     services: ServicesDep,
+    principal: WritePrincipal,
     image_id: str,
     http: Request,
     response: Response,
@@ -169,7 +172,7 @@ async def reprocess_image(
 
 
 @router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)
-async def delete_image(services: ServicesDep, image_id: str) -> Response:
+async def delete_image(services: ServicesDep, principal: WritePrincipal, image_id: str) -> Response:
     """Delete the image: its variants, its original (that version, for good) and its record."""
     record = await find_record(services, image_id)
     settings = services.settings

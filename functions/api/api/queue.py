@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import AdminPrincipal
+from api.errors import documented
 from api.services import ServicesDep
 from imagepipe import jobs, liveness
 from imagepipe.models import Status
@@ -25,8 +27,8 @@ class QueueStats(BaseModel):
     """the image engine (`vips` or `pillow`) of each of those workers, by worker id (host:pid)"""
 
 
-@router.get("/queue", response_model=QueueStats)
-async def queue_stats(services: ServicesDep) -> QueueStats:
+@router.get("/queue", response_model=QueueStats, responses=documented())
+async def queue_stats(services: ServicesDep, principal: AdminPrincipal) -> QueueStats:
     """Queue depth, jobs in progress, dead letters and live workers."""
     settings = services.settings
     pool = await services.queue()

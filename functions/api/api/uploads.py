@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ErrorBody
+from api.auth import ReadPrincipal, WritePrincipal
+from api.errors import documented
 from api.images import ImageView, find_record, view
 from api.services import ServicesDep
 from imagepipe import similar
@@ -19,7 +20,7 @@ from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidRequest, NotR
 from imagepipe.keys import image_id_for_object, new_image_id, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status
 from imagepipe.recipes import parse_recipe
-from imagepipe.records import DEFAULT_TENANT, PENDING_VERSION
+from imagepipe.records import PENDING_VERSION
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -63,9 +64,9 @@ class ImagePage(BaseModel):
     "/uploads",
     status_code=201,
     response_model=UploadForm,
-    responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=documented(400, 413, 415, 422),
 )
-async def create_upload(services: ServicesDep, request: UploadRequest) -> UploadForm:
+async def create_upload(services: ServicesDep, principal: WritePrincipal, request: UploadRequest) -> UploadForm:
     """A presigned POST for uploads too large for the API (Lambda takes 6 MB): the S3 event queues it."""
     settings = services.settings
     if request.content_type not in _CONTENT_TYPES:
@@ -81,7 +82,7 @@ async def create_upload(services: ServicesDep, request: UploadRequest) -> Upload
         key=key,
         version=PENDING_VERSION,
         size=request.size,
-        content_type=request.content_type,
+        content_type=None,  # the client's claim; what the bytes are shows in the metadata once processed
     )
     await run_in_threadpool(services.records.create, image_id, source, recipe)
     url, fields = services.store.presigned_post(
@@ -97,13 +98,12 @@ async def create_upload(services: ServicesDep, request: UploadRequest) -> Upload
     )
 
 
-async def _similar(services: ServicesDep, image_id: str, max_distance: int, limit: int) -> ImagePage:
+async def _similar(services: ServicesDep, tenant: str, image_id: str, max_distance: int, limit: int) -> ImagePage:
     record = await find_record(services, image_id)
     phash = record.metadata.phash if record.metadata else None
     if phash is None:
         error: ImagePipeError = NotReady(f"image {image_id} has no perceptual hash (is it processed?)")
         raise error
-    tenant = DEFAULT_TENANT  # TENANCY: the caller's tenant once keys carry one
     found = await run_in_threadpool(services.records.similar, tenant, phash, max_distance, limit + 1)
     items = [view(services, r).model_copy(update={"distance": d}) for r, d in found if r.image_id != image_id]
     return ImagePage(items=items[:limit], next=None)
@@ -125,9 +125,10 @@ def _after(cursor: str | None) -> dict[str, Any] | None:
     return after
 
 
-@router.get("", response_model=ImagePage, responses={422: {"model": ErrorBody}})
+@router.get("", response_model=ImagePage, responses=documented(404, 409, 422))
 async def list_images(
     services: ServicesDep,
+    principal: ReadPrincipal,
     status: Status | None = None,
     source_key: Annotated[str | None, Query(max_length=1024, description="the object key in the upload bucket")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -141,7 +142,7 @@ async def list_images(
     ``?similar_to=`` lists near-duplicates of an image (nearest first, through the band index)."""
     settings = services.settings
     if similar_to is not None:
-        return await _similar(services, similar_to, max_distance, limit)
+        return await _similar(services, principal.tenant, similar_to, max_distance, limit)
     if source_key is not None:
         # an object's image id derives from its key: one lookup, no scan
         image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)

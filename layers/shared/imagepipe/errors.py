@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "Busy",
+    "Forbidden",
     "ImagePipeError",
     "ImageTooLarge",
     "InternalError",
@@ -17,10 +18,12 @@ __all__ = [
     "NotFound",
     "NotReady",
     "ProcessingTimeout",
+    "RateLimited",
     "SourceMissing",
     "TooManyFrames",
     "TooManyPixels",
     "TransientError",
+    "Unauthorized",
     "UnsupportedMediaType",
     "UploadMissing",
     "WorkerCrashed",
@@ -151,3 +154,28 @@ class WorkerCrashed(ImagePipeError):
 
     code = "worker_crashed"
     http_status = 422
+
+
+class Unauthorized(ImagePipeError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ImagePipeError):
+    """The API key lacks the scope the route needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimited(ImagePipeError):
+    """The API key made more requests this minute than the limit allows."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

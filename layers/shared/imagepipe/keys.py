@@ -10,6 +10,9 @@ import uuid
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_NAME = 100
+_MAX_EXTENSION = 10
+# control, format (bidi overrides, zero-width), surrogate, private-use and unassigned characters
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 def new_image_id() -> str:
@@ -21,11 +24,21 @@ def is_image_id(value: str) -> bool:
 
 
 def safe_name(filename: str | None) -> str:
-    """A filename reduced to a harmless single path segment (never trust a filename)."""
-    name = unicodedata.normalize("NFKD", filename or "").encode("ascii", "ignore").decode()
+    """A filename reduced to a harmless single path segment (never trust a filename).
+
+    Only ASCII letters, digits, ``.``, ``_`` and ``-`` survive: no path separators (``/``, ``\\``, their
+    full-width forms), no control or bidi characters (an ``U+202E`` cannot make ``exe.jpg`` read
+    ``gpj.exe``), no leading dot or dash; at most ``MAX_NAME`` characters, keeping a short extension.
+    """
+    visible = "".join(c for c in filename or "" if unicodedata.category(c) not in _INVISIBLE)
+    name = unicodedata.normalize("NFKD", visible).encode("ascii", "ignore").decode()
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("-", name).strip(".-_")[:MAX_NAME].strip(".-_")
-    return name or "upload"
+    name = _UNSAFE.sub("-", name).strip(".-_")
+    if len(name) > MAX_NAME:
+        _, dot, extension = name.rpartition(".")
+        keep = f".{extension}" if dot and 0 < len(extension) <= _MAX_EXTENSION else ""
+        name = name[: MAX_NAME - len(keep)].strip(".-_") + keep
+    return name.strip(".-_") or "upload"
 
 
 def upload_key(image_id: str, filename: str | None, prefix: str = "uploads/") -> str:

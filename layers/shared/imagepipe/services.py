@@ -1,4 +1,4 @@
-"""The clients every entry point needs (settings, originals and variants, records, the arq pool), built
+"""The clients every entry point needs (settings, originals and variants, records, API keys, the arq pool), built
 once per process: the API, the S3 trigger, the worker, replay and the backlog function all use this."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from imagepipe import jobs
+from imagepipe.apikeys import ApiKeys
 from imagepipe.aws import dynamodb_client, s3_client
 from imagepipe.records import ImageRecords
 from imagepipe.settings import Settings, get_settings
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     store: ImageStore
     records: ImageRecords
+    keys: ApiKeys
     # a pool belongs to the loop that made it (Mangum, uvicorn and the trigger's runner each keep one)
     _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ArqRedis] = field(
         default_factory=weakref.WeakKeyDictionary, repr=False
@@ -33,7 +35,13 @@ class Services:
     def build(cls, settings: Settings, pool: ArqRedis | None = None) -> Services:
         """The process's boto3 clients over ``settings``; ``pool`` when the caller already has one (arq's
         worker brings its own)."""
-        services = cls(settings, ImageStore(s3_client()), ImageRecords(dynamodb_client(), settings.table_name))
+        dynamodb = dynamodb_client()
+        services = cls(
+            settings,
+            ImageStore(s3_client()),
+            ImageRecords(dynamodb, settings.table_name),
+            ApiKeys(dynamodb, settings.keys_table),
+        )
         if pool is not None:
             services._pools[asyncio.get_running_loop()] = pool
         return services

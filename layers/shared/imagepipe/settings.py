@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagepipe.models import DEFAULT_RECIPE, Recipe
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     upload_bucket: str = "imagepipe-uploads"
     output_bucket: str = "imagepipe-outputs"
     table_name: str = "imagepipe-images"
+    keys_table: str = "imagepipe-keys"
     upload_prefix: str = "uploads/"
     output_prefix: str = "images/"
 
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
         default=100_000_000, ge=1, description="frames x width x height of an animation kept animated"
     )
     max_output_dimension: int = Field(default=4096, ge=1)
+    # one recipe's cost: the sum of its variants' boxes, and AVIF (the slowest encoder) kept smaller
+    max_recipe_pixels: int = Field(default=25_000_000, ge=1)
+    max_avif_dimension: int = Field(default=2048, ge=1)
 
     presign_expiry_seconds: int = Field(default=300, ge=10, le=3600)
 
@@ -51,9 +56,24 @@ class Settings(BaseSettings):
     sweep_every_seconds: int = Field(default=60, ge=1, le=60, description="how often a worker sweeps")
     stuck_after_seconds: int = Field(default=600, ge=1, description="queued/processing longer means lost")
     sweep_limit: int = Field(default=1000, ge=1, description="records and objects one sweep looks at")
+    # On for `make run` and the tests only: it lets the key `make run` prints work. Refused in a deployment.
+    local_mode: bool = False
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per API key per minute")
+
     imaging_executor: Literal["process", "thread"] = "process"
     imaging_workers: int = Field(default=0, ge=0, description="0 means one per core")
     engine: Literal["vips", "pillow"] | None = Field(default=None, description="None: vips where pyvips imports")
+
+    @model_validator(mode="after")
+    def _local_mode_stays_local(self) -> Settings:
+        deployed = [name for name in _DEPLOYED_MARKERS if os.environ.get(name)]
+        if self.local_mode and deployed:
+            raise ValueError(f"IMAGEPIPE_LOCAL_MODE=true is refused in a deployment ({deployed[0]} is set)")
+        return self
+
+
+# Set by the platforms this deploys to; a local-mode key must never work there.
+_DEPLOYED_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI")
 
 
 @lru_cache(maxsize=1)

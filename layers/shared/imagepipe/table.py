@@ -1,4 +1,4 @@
-"""The images table's shape, shared by the local stack and the tests (template.yaml declares the same)."""
+"""The tables' shapes (images, API keys), shared by the local stack and the tests (template.yaml declares the same)."""
 
 from __future__ import annotations
 
@@ -56,4 +56,14 @@ def table_definition(name: str) -> dict[str, Any]:
                 for index, band in zip(SIMILAR_INDEXES, BAND_ATTRIBUTES, strict=True)
             ),
         ],
+    }
+
+
+def keys_table_definition(name: str) -> dict[str, Any]:
+    """Keyword arguments for ``create_table``, matching ``KeysTable`` in template.yaml."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "key_id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "key_id", "KeyType": "HASH"}],
     }

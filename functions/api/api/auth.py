@@ -1,0 +1,137 @@
+"""Who is calling: the API key of a request, checked against the keys table, its scopes and its rate.
+
+Routes name what they need once: ``principal: ReadPrincipal`` (images:read), ``WritePrincipal``
+(images:write) or ``AdminPrincipal`` (admin); each yields the caller's :class:`Principal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
+
+from api.errors import domain_error
+from api.services import Services, ServicesDep, get_services
+from imagepipe import ratelimit
+from imagepipe.apikeys import ApiKey, Scope
+from imagepipe.errors import Forbidden, ImagePipeError, RateLimited, Unauthorized
+
+log = logging.getLogger("imagepipe.api")
+
+# How long a request waits for the rate counter before going on without it (Redis down: fail open).
+RATE_CHECK_TIMEOUT_SECONDS = 1.0
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key in `X-API-Key`")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+HeaderDep = Annotated[str | None, Depends(_header)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as routes see it."""
+
+    key_id: str
+    tenant: str
+    scopes: frozenset[Scope]
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Principal:
+        return cls(key_id=key.key_id, tenant=key.tenant, scopes=frozenset(key.scopes))
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+async def _identify(services: Services, bearer: HTTPAuthorizationCredentials | None, header: str | None) -> ApiKey:
+    presented = bearer.credentials if bearer else header
+    if not presented:
+        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    key = await run_in_threadpool(services.keys.verify, presented, local_mode=services.settings.local_mode)
+    if key is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    return key
+
+
+async def _count(services: Services, key_id: str) -> None:
+    """Count the request against the key's rate; 429 over it. Fails open when Redis does not answer."""
+    limit = services.settings.rate_limit_per_minute
+    try:
+        async with asyncio.timeout(RATE_CHECK_TIMEOUT_SECONDS):
+            wait = await ratelimit.over_limit(await services.queue(), key_id, limit)
+    except Exception as exc:  # Redis down or slow: the limit is skipped, never the request
+        log.warning("rate limit not checked: %s: %s", type(exc).__name__, exc)
+        return
+    if wait is not None:
+        raise RateLimited(f"more than {limit} requests per minute with this key; retry in {wait} s", wait)
+
+
+class KeyBeforeBody:
+    """A request with a body shows a valid key before a byte of the body is read (FastAPI reads a body
+    before it solves dependencies). No open route takes a body. Pure ASGI, like the other middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_body(scope):
+            request = Request(scope)  # its headers only
+            try:
+                key = await _identify(get_services(), await _bearer(request), await _header(request))
+            except ImagePipeError as exc:
+                await domain_error(exc)(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_VERIFIED] = key
+        await self.app(scope, receive, send)
+
+
+_VERIFIED = "imagepipe.api_key"
+
+
+def _has_body(scope: AsgiScope) -> bool:
+    headers = dict(scope["headers"])
+    return headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+
+
+async def authenticate(request: Request, services: ServicesDep, bearer: BearerDep, header: HeaderDep) -> Principal:
+    """The caller's principal; 401 without a valid key, 429 over its rate."""
+    verified: ApiKey | None = request.scope.get("state", {}).get(_VERIFIED)
+    key = verified or await _identify(services, bearer, header)
+    await _count(services, key.key_id)
+    return Principal.of(key)
+
+
+async def admin_or_none(services: ServicesDep, bearer: BearerDep, header: HeaderDep) -> Principal | None:
+    """The caller when it presents a valid admin key, else None: for routes open to everyone."""
+    if not (bearer or header):
+        return None
+    try:
+        principal = Principal.of(await _identify(services, bearer, header))
+    except Unauthorized:
+        return None
+    return principal if principal.allows(Scope.ADMIN) else None
+
+
+def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the caller's principal if it holds ``scope``, else 403."""
+
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.allows(scope):
+            raise Forbidden(f"this key lacks the scope {scope.value!r}")
+        return principal
+
+    return check
+
+
+ReadPrincipal = Annotated[Principal, Depends(require(Scope.IMAGES_READ))]
+WritePrincipal = Annotated[Principal, Depends(require(Scope.IMAGES_WRITE))]
+AdminPrincipal = Annotated[Principal, Depends(require(Scope.ADMIN))]
+OptionalAdmin = Annotated[Principal | None, Depends(admin_or_none)]
