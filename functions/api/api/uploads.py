@@ -1,4 +1,4 @@
-"""Direct-to-S3 uploads (POST /images/uploads) and the listing that finds any image (GET /images)."""
+"""Direct-to-S3 uploads (POST /images/uploads) and the listing of the caller's images (GET /images)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         raise ImageTooLarge(f"{request.size} bytes exceeds the limit of {settings.max_upload_bytes}")
     recipe = parse_recipe(request.recipe, settings)
     image_id = new_image_id()
-    key = upload_key(image_id, request.filename, settings.upload_prefix)
+    key = upload_key(principal.tenant, image_id, request.filename, settings.upload_prefix)
     # the record waits for the upload: the S3 event fills in the version and queues it with this recipe
     source = SourceObject(
         bucket=settings.upload_bucket,
@@ -73,7 +73,7 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         size=request.size,
         content_type=None,  # the client's claim; what the bytes are shows in the metadata once processed
     )
-    await run_in_threadpool(services.records.create, image_id, source, recipe)
+    await run_in_threadpool(services.records.create, image_id, source, recipe, principal.tenant)
     url, fields = services.store.presigned_post(
         settings.upload_bucket, key, request.content_type, request.size, settings.presign_expiry_seconds
     )
@@ -112,15 +112,16 @@ async def list_images(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
 ) -> ImagePage:
-    """Images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of an object."""
+    """The caller's images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of
+    an object."""
     settings = services.settings
     if source_key is not None:
         # an object's image id derives from its key: one lookup, no scan
         image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)
-        record = await run_in_threadpool(services.records.get, image_id)
+        record = await run_in_threadpool(services.records.owned, image_id, principal.tenant)
         found: list[ImageRecord] = [record] if record and record.source.key == source_key else []
         return ImagePage(items=[view(services, r) for r in found if status is None or r.status is status], next=None)
     records, after = await run_in_threadpool(
-        lambda: services.records.page(status=status, limit=limit, after=_after(next))
+        lambda: services.records.page(principal.tenant, status=status, limit=limit, after=_after(next))
     )
     return ImagePage(items=[view(services, r) for r in records], next=_cursor(after))
