@@ -230,9 +230,9 @@ async def end_to_end(
     staged = []
     for index, data in enumerate(images):  # the uploads themselves are not the worker's work
         image_id = new_image_id()
-        key = upload_key(image_id, f"{index}.jpg")
+        key = upload_key(settings.default_tenant, image_id, f"{index}.jpg")
         source = store.put_source(settings.upload_bucket, key, data, "image/jpeg")
-        records.create(image_id, source, DEFAULT_RECIPE)
+        records.create(image_id, source, DEFAULT_RECIPE, settings.default_tenant)
         staged.append((image_id, source))
     env = {
         **stack.env,

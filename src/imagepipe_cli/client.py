@@ -148,6 +148,18 @@ class ImagepipeApi:
     async def queue(self) -> dict[str, int]:
         return dict((await self._call("GET", "/queue")).json())
 
+    async def create_key(self, tenant: str, scopes: list[str], name: str | None) -> Record:
+        """``POST /keys``: the new key, its secret shown this once."""
+        body: dict[str, Any] = {"tenant": tenant, "scopes": scopes, **({"name": name} if name else {})}
+        return dict((await self._call("POST", "/keys", json=body)).json())
+
+    async def keys(self) -> list[Record]:
+        """``GET /keys``: every key, without secrets."""
+        return list((await self._call("GET", "/keys")).json()["items"])
+
+    async def revoke_key(self, key_id: str) -> None:
+        await self._call("DELETE", f"/keys/{key_id}")
+
     async def variant_url(self, image_id: str, name: str) -> str:
         """The short-lived URL ``GET /images/{id}/variants/{name}`` redirects to."""
         response = await self._call("GET", f"/images/{image_id}/variants/{name}", follow_redirects=False)

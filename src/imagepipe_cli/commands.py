@@ -1,4 +1,5 @@
-"""The API's client commands: ``submit``, ``status``, ``ls``, ``get``, ``rm``, ``reprocess``, ``queue``.
+"""The API's client commands: ``submit``, ``status``, ``ls``, ``get``, ``rm``, ``reprocess``, ``queue`` (``keys`` is in
+keys.py).
 
 Exit codes: 0 when everything asked for succeeded, 1 when anything failed, 2 on usage or authentication errors.
 """
@@ -166,11 +167,20 @@ async def _record_or_error(api: ImagepipeApi, image_id: str) -> Record:
         return {"image_id": image_id, "error": {"code": exc.code, "message": exc.message}}
 
 
-def _print_records(records: list[Record], as_json: bool) -> None:
+def show_rows(rows: list[Record], as_json: bool, table: Callable[[list[Record]], Table]) -> None:
+    """``--json``: one object per line; else the rows as a rich table."""
     if as_json:
-        for record in records:
-            print(json.dumps(record))
-        return
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        console().print(table(rows))
+
+
+def _print_records(records: list[Record], as_json: bool) -> None:
+    show_rows(records, as_json, _records_table)
+
+
+def _records_table(records: list[Record]) -> Table:
     table = Table("image", "status", "source", "variants", "error", "created")
     for r in records:
         error = r.get("error") or {}
@@ -179,7 +189,7 @@ def _print_records(records: list[Record], as_json: bool) -> None:
         shown = stage(r) if "status" in r else "-"
         problem = f"{error['code']}: {error['message']}" if error else ""
         table.add_row(r["image_id"], shown, source, variants, problem, str(r.get("created_at", ""))[:19])
-    console().print(table)
+    return table
 
 
 def ls(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from imagepipe_cli import commands
+from imagepipe_cli.keys import keys
 from imagepipe_cli.render import render
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ def _root() -> None:
 
 
 app.command("render")(render)
+app.add_typer(keys)
 
 
 def main() -> None:

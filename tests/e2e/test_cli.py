@@ -144,11 +144,29 @@ def test_usage_errors_exit_2(stack: RunningStack, tmp_path: Path) -> None:
 
 
 def test_a_refused_key_exits_2_with_a_clear_message(stack: RunningStack) -> None:
-    if httpx.get(f"{stack.api}/queue", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 200:
-        pytest.skip("the API does not check keys yet")
     result = imagepipe(stack, "submit", str(corpus("images", "baseline", "hopper.jpg")), "--json", key="wrong")
     assert result.returncode == 2, result
     assert "refused the key" in result.stderr and "IMAGEPIPE_API_KEY" in result.stderr
+
+
+def test_keys_made_listed_and_revoked_from_the_cli(stack: RunningStack) -> None:
+    made = imagepipe(stack, "keys", "create", "--tenant", "acme", "--scope", "images:read", "--name", "ro", "--json")
+    assert made.returncode == 0, made
+    key = json.loads(made.stdout)
+    assert (key["tenant"], key["scopes"]) == ("acme", ["images:read"]) and key["key"].startswith("ip_")
+
+    listed = imagepipe(stack, "keys", "ls", "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["name"] for r in rows if r["key_id"] == key["key_id"]] == ["ro"] and key["key"] not in listed.stdout
+    assert imagepipe(stack, "ls", key=key["key"]).returncode == 0
+    # a read-only key may not upload: refused, exit 2
+    assert imagepipe(stack, "submit", str(corpus("images", "baseline", "hopper.jpg")), key=key["key"]).returncode == 2
+
+    assert imagepipe(stack, "keys", "revoke", key["key_id"]).returncode == 0
+    refused = imagepipe(stack, "ls", key=key["key"])
+    assert refused.returncode == 2 and "refused the key" in refused.stderr
+    unknown = imagepipe(stack, "keys", "create", "--tenant", "acme", "--scope", "everything")
+    assert unknown.returncode == 2 and "unknown scope" in unknown.stderr
 
 
 def test_off_a_terminal_the_output_is_plain_lines(stack: RunningStack) -> None:

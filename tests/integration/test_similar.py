@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from conftest import RunWorker
+from conftest import ApiClient, MakeKey, RunWorker
 from photos import scene
 
 RECIPE = '{"variants": [{"name": "small", "width": 64, "format": "png"}]}'
@@ -65,3 +65,18 @@ async def test_similar_to_an_unknown_or_unprocessed_image(api: httpx.AsyncClient
     queued = await upload(api, encoded(43, (320, 240), "PNG"))
     resp = await api.get("/images", params={"similar_to": queued})
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "not_ready"
+
+
+async def test_another_tenants_copy_is_never_listed(
+    api: httpx.AsyncClient, api_client: ApiClient, make_key: MakeKey, run_worker: RunWorker
+) -> None:
+    theirs = api_client(make_key("acme").key)
+    ours = await upload(api, encoded(44, (1600, 1200), "PNG"))
+    our_copy = await upload(api, encoded(44, (800, 600), "JPEG", quality=70))
+    their_copy = await upload(theirs, encoded(44, (800, 600), "JPEG", quality=70))  # the very same bytes
+    await run_worker()
+
+    assert {image_id for image_id, _ in await similar(api, ours)} == {our_copy}
+    assert await similar(theirs, their_copy) == []  # acme has no other copy
+    # another tenant's image cannot even be asked about: it is not there for them
+    assert (await theirs.get("/images", params={"similar_to": ours})).status_code == 404

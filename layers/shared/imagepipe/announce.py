@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from imagepipe.jobs import enqueue_record
-from imagepipe.keys import image_id_for_object
+from imagepipe.keys import image_id_for_object, tenant_segment
 from imagepipe.models import Recipe, SourceObject, Status
 from imagepipe.records import Registration
 from imagepipe.retries import give_up, intake_verdict
@@ -38,11 +38,14 @@ async def announce(
     *,
     image_id: str | None = None,
     recipe: Recipe | None = None,
+    tenant: str | None = None,
     correlation_id: str | None = None,
 ) -> Announced:
     """Register ``source`` on its record and queue it unless its job is queued or running. ``image_id`` and
     ``recipe`` are the API's (a new image); anything else derives the id from the key and gets the
-    record's recipe (the default for a new one). A record put back to ``queued`` (replay, reprocess) or
+    record's recipe (the default for a new one). ``tenant`` is the owner the caller knows (the API's caller, a
+    record's tenant); otherwise :func:`owner` decides, and a key the API wrote for one tenant never reaches
+    another tenant's record. A record put back to ``queued`` (replay, reprocess) or
     stuck (sweep) is announced with its own source and runs again. Stale, foreign, oversized and
     identical re-put versions are not queued."""
     settings = services.settings
@@ -51,9 +54,12 @@ async def announce(
     if not source.key.startswith(settings.upload_prefix):
         return Announced(None, Outcome.SKIPPED, f"key outside {settings.upload_prefix!r}")
     image_id = image_id or image_id_for_object(source.bucket, source.key, settings.upload_prefix)
+    tenant_of: str = tenant if tenant is not None else await asyncio.to_thread(owner, source.key, services)
     registration, record = await asyncio.to_thread(
-        services.records.register, image_id, source, recipe or settings.default_recipe
+        services.records.register, image_id, source, recipe or settings.default_recipe, tenant_of
     )
+    if registration is Registration.FOREIGN:
+        return Announced(image_id, Outcome.SKIPPED, "the image belongs to another tenant than the key names")
     if registration is Registration.STALE:
         return Announced(image_id, Outcome.SKIPPED, "an older version than the one already tracked")
     if registration is Registration.IDENTICAL:
@@ -66,3 +72,14 @@ async def announce(
     if not await enqueue_record(await services.queue(), record, correlation_id):
         return Announced(image_id, Outcome.DUPLICATE, "this version is already queued or running")
     return Announced(image_id, Outcome.ENQUEUED, registration.value)
+
+
+def owner(key: str, services: Services) -> str:
+    """The tenant of an object in the upload bucket: the tenant an API-written key names
+    (``uploads/{tenant}/{image_id}/{name}``); else the first path segment after the prefix when that tenant has
+    keys (one GetItem); else the default tenant (``uploads/photo.jpg``, ``uploads/holiday/x.jpg``)."""
+    settings = services.settings
+    named, written_by_api = tenant_segment(key, settings.upload_prefix)
+    if named is not None and (written_by_api or services.keys.has_tenant(named)):
+        return named
+    return settings.default_tenant

@@ -200,3 +200,5 @@ class ImageRecord(BaseModel):
     attempts: int = 0
     created_at: str
     updated_at: str
+    tenant: str
+    """whose image it is; a record from before tenants reads as the default tenant"""

@@ -9,7 +9,12 @@ from imagepipe.similar import INDEXES as SIMILAR_INDEXES
 
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
-LISTING_PARTITION = "image"
+
+
+def listing_partition(tenant: str) -> str:
+    """A tenant's partition of ``by_created`` (its ``listing`` attribute): ``GET /images`` is a Query of it.
+    Records from before tenants are in the partition ``image``, which no tenant name reaches."""
+    return f"tenant#{tenant}"
 
 
 def table_definition(name: str) -> dict[str, Any]:
