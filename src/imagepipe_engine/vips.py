@@ -278,7 +278,8 @@ def _frames(data: bytes, header: probe.Header, limits: Limits) -> list[pyvips.Im
     with _vips_errors():
         strip = loader(data, n=-1, access="sequential", fail_on=_FAIL_ON)
         page = int(strip.get("page-height")) if strip.get_typeof("page-height") else strip.height
-        if page * header.frames != strip.height or strip.width != header.width:
+        raw_width = header.height if header.orientation >= 5 else header.width  # the header's is upright
+        if page * header.frames != strip.height or strip.width != raw_width:
             raise InvalidImage(f"the animation's frames do not add up ({header.frames} of {strip.width}x{page})")
         probe.check_pixels((strip.width, page), limits)
         strip = _normalised(_to_srgb(strip, header.icc_profile), header.format).copy_memory()
