@@ -13,6 +13,8 @@ Every figure comes from this one run, on this machine, so the ratios compare lik
 4. dispatch   no-op jobs through imagepipe's enqueue and worker settings vs raw arq defaults
 5. imports    the API and trigger handler modules vs fastapi + mangum + boto3 alone
 6. memory     peak RSS of rendering one 50 MP JPEG, on each engine
+7. analysis   each analysis per 12 MP image on each engine (analysis.py): the analysis image from the decoded
+              source, placeholders, the perceptual hash, a smart crop box
 
     python benchmarks/run.py [--images 40] [--megapixels 12] [--quick] [--out FILE]
 """
@@ -48,6 +50,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
 from arq.worker import Worker, create_worker  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import analysis  # noqa: E402
 import bare_vips  # noqa: E402
 import corpus  # noqa: E402
 import processes  # noqa: E402
@@ -227,9 +230,9 @@ async def end_to_end(
     staged = []
     for index, data in enumerate(images):  # the uploads themselves are not the worker's work
         image_id = new_image_id()
-        key = upload_key(image_id, f"{index}.jpg")
+        key = upload_key(settings.default_tenant, image_id, f"{index}.jpg")
         source = store.put_source(settings.upload_bucket, key, data, "image/jpeg")
-        records.create(image_id, source, DEFAULT_RECIPE)
+        records.create(image_id, source, DEFAULT_RECIPE, settings.default_tenant)
         staged.append((image_id, source))
     env = {
         **stack.env,
@@ -526,6 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (ROOT.parent / "shared" / "corpus").exists():
         rss, refused, total = bombs_rss_mb()
         say(Figure("peak_rss_bombs", rss, "MB", f"refusing {refused}/{total} decompression bombs"))
+
+    for step, (best, median) in analysis.measure(args.megapixels, 5 if args.quick else 20).items():
+        say(Figure(f"analysis_{step}", best, "ms/image", f"best of the runs; median {median:.2f}"))
 
     value = {f.name: f.value for f in figures}
     equal = min(2, cores)

@@ -17,7 +17,7 @@ from imagepipe.completion import ImageSummary
 from imagepipe.errors import ImagePipeError, InternalError, ProcessingTimeout, TransientError
 from imagepipe.jobs import job_id
 from imagepipe.keys import output_key
-from imagepipe.models import Status, VariantOutput
+from imagepipe.models import ImageRecord, Status, VariantOutput
 from imagepipe.progress import JobProgress
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import StartOutcome
@@ -108,8 +108,8 @@ async def _process(
 ) -> dict[str, Any]:
     services, image_id = wctx.services, telemetry.image_id
     settings = services.settings
-    outcome = await asyncio.to_thread(services.records.start, image_id, version)
-    if outcome is not StartOutcome.STARTED:
+    outcome, record = await asyncio.to_thread(services.records.start, image_id, version)
+    if outcome is not StartOutcome.STARTED or record is None:
         telemetry.info("skipped", version=version, reason=outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
     recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
@@ -130,20 +130,23 @@ async def _process(
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
     with telemetry.stage("store"):
-        outputs = await progress.storing([_store_variant(services, image_id, v) for v in rendered.variants])
+        outputs = await progress.storing([_store_variant(services, record, v) for v in rendered.variants])
         stored = await asyncio.to_thread(services.records.succeed, image_id, version, list(outputs), rendered.metadata)
     telemetry.count("BytesOut", sum(o.bytes for o in outputs), MetricUnit.Bytes)
     if not stored:
         telemetry.info("record moved on while this version was processed", version=version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
     telemetry.info("processed", variants=[o.name for o in outputs])
-    await wctx.completion(ImageSummary(image_id=image_id, status=Status.SUCCEEDED, variants=outputs))
+    await wctx.completion(
+        ImageSummary(image_id=image_id, tenant=record.tenant, status=Status.SUCCEEDED, variants=outputs)
+    )
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
-async def _store_variant(services: Services, image_id: str, variant: RenderedVariant) -> VariantOutput:
+async def _store_variant(services: Services, record: ImageRecord, variant: RenderedVariant) -> VariantOutput:
+    """Store one variant under its record's tenant's prefix."""
     settings = services.settings
-    key = output_key(image_id, variant.name, variant.format.extension, settings.output_prefix)
+    key = output_key(record.tenant, record.image_id, variant.name, variant.format.extension, settings.output_prefix)
     await asyncio.to_thread(
         services.store.put_variant, settings.output_bucket, key, variant.data, variant.format.content_type
     )

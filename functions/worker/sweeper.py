@@ -58,7 +58,9 @@ async def _recover(services: Services, record: ImageRecord, report: SweepReport,
     if verdict is not None:
         if await give_up(services.records, record.image_id, record.source.version, verdict, ended=ended):
             report.given_up += 1
-    elif (await announce(record.source, services, image_id=record.image_id, ended=ended)).outcome is Outcome.ENQUEUED:
+    elif (
+        await announce(record.source, services, image_id=record.image_id, tenant=record.tenant, ended=ended)
+    ).outcome is Outcome.ENQUEUED:
         report.requeued += 1
 
 

@@ -47,6 +47,7 @@ def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:
             max_pixels=settings.max_pixels,
             max_frames=settings.max_frames,
             max_output_dimension=settings.max_output_dimension,
+            max_animation_pixels=settings.max_animation_pixels,
         ),
         engine=name,
         render=engine(name),

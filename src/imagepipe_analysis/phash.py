@@ -1,4 +1,5 @@
-"""A 64-bit perceptual hash (DCT pHash), its Hamming distance, and the bands of a near-duplicate index."""
+"""A 64-bit perceptual hash (DCT pHash); its Hamming distance and the bands of the near-duplicate index are
+the shared layer's (``imagepipe.similar``: the API uses them and imports no image library)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imagepipe.similar import BANDS, HASH_BITS, band_widths, bands, hamming
 from imagepipe_analysis.image import AnalysisImage
 
-HASH_BITS = 64
+__all__ = ["BANDS", "HASH_BITS", "band_widths", "bands", "hamming", "phash"]
+
 DCT_SIDE = 32
 LOW_SIDE = 8
-BANDS = 9  # any hash within distance 8 (the API's default) shares a band
 
 
 @cache
@@ -36,26 +38,3 @@ def phash(image: AnalysisImage) -> str:
     for bit in low > median:
         value = value << 1 | int(bit)
     return f"{value:016x}"
-
-
-def hamming(a: str, b: str) -> int:
-    """How many of the 64 bits differ between two hashes."""
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-def band_widths(n: int) -> list[int]:
-    if not 1 <= n <= HASH_BITS:
-        raise ValueError(f"a hash splits into 1..{HASH_BITS} bands, not {n}")
-    return [HASH_BITS // n + (1 if index < HASH_BITS % n else 0) for index in range(n)]
-
-
-def bands(hash_hex: str, n: int = BANDS) -> list[str]:
-    """The hash cut into ``n`` runs of bits, each tagged with its position (``"3:5a"``): two hashes whose
-    distance is below ``n`` differ in at most ``n - 1`` runs, so they share at least one band."""
-    value = int(hash_hex, 16)
-    result = []
-    shift = HASH_BITS
-    for index, width in enumerate(band_widths(n)):
-        shift -= width
-        result.append(f"{index}:{(value >> shift) & ((1 << width) - 1):x}")
-    return result

@@ -47,7 +47,9 @@ def render(
     files = list(input_files(inputs))
     if not files:
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
-    limits = Limits(settings.max_pixels, settings.max_frames, settings.max_output_dimension)
+    limits = Limits(
+        settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels
+    )
     work = [
         FileJob(path, out_dir, chosen, parsed, limits, settings.max_upload_bytes)
         for path, out_dir in zip(files, output_dirs(files, out), strict=True)

@@ -1,43 +1,51 @@
-"""What must agree across engines, computed from one small engine-neutral image: each engine shrinks its
-filtered picture to at most :data:`SIZE` pixels a side, 8-bit RGBA, and hands the raw bytes here. Perceptual
-hashes, placeholders and smart-crop boxes belong here too, computed from the same input."""
+"""What both engines take from the one analysis image (``imagepipe_analysis``): the record's dominant colour,
+placeholders and perceptual hash, and where a smart or focused cover variant cuts.
+
+Each engine makes the analysis image from its decoded source (upright, sRGB) before any filter, so a
+grayscale recipe changes neither the hash nor the crop; the Pillow engine with ``from_pil``, the vips engine
+by box-shrinking as Pillow's ``reducing_gap`` does and handing the rest to ``from_pil``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SIZE = 64  # the analysis image's longest side
+from imagepipe.models import Fit, Focus, Placeholder, Variant
+from imagepipe_analysis import AnalysisImage, Box, crop_box, dominant_colour, phash, placeholders, source_box
+from imagepipe_engine import geometry
+
+REDUCING_GAP = 3.0  # from_pil's: a box reduction leaves at least this much for the Lanczos pass
 
 
 @dataclass(frozen=True)
-class AnalysisImage:
-    """Raw 8-bit RGBA pixels, row by row, at most SIZE x SIZE."""
+class Findings:
+    """What the analysis image says about the source, for the record's metadata."""
 
-    width: int
-    height: int
-    rgba: bytes
-
-
-def analysis_size(width: int, height: int) -> tuple[int, int]:
-    """The analysis image's size for a picture of ``width`` x ``height``: never upscaled."""
-    factor = min(SIZE / width, SIZE / height, 1.0)
-    return max(1, round(width * factor)), max(1, round(height * factor))
+    dominant_color: str
+    placeholder: Placeholder
+    phash: str
 
 
-def dominant_colour(image: AnalysisImage) -> str:
-    """The centre of the most common colour bucket (8 levels per channel), ignoring transparent pixels."""
-    counts: dict[tuple[int, int, int], int] = {}
-    rgba = image.rgba
-    for at in range(0, len(rgba) - 3, 4):
-        if rgba[at + 3] >= 128:
-            bucket = (rgba[at] >> 5, rgba[at + 1] >> 5, rgba[at + 2] >> 5)
-            counts[bucket] = counts.get(bucket, 0) + 1
-    if not counts:
-        return "#000000"
-    return bucket_colour(max(counts, key=lambda k: (counts[k], k)))
+def findings(image: AnalysisImage) -> Findings:
+    made = placeholders(image)
+    return Findings(dominant_colour(image), Placeholder(**made), phash(image))
 
 
-def bucket_colour(bucket: tuple[int, int, int]) -> str:
-    """The hex colour at the centre of a bucket of 32 levels per channel."""
-    r, g, b = (v * 32 + 16 for v in bucket)
-    return f"#{r:02x}{g:02x}{b:02x}"
+def box_reduction(size: geometry.Size, target: geometry.Size) -> tuple[int, int]:
+    """The integer box reduction Pillow's ``resize(reducing_gap=3)`` makes before resampling ``size`` to
+    ``target``: the vips engine shrinks by the same factors, so both resample the same picture."""
+    return (
+        max(1, int(size[0] / target[0] / REDUCING_GAP)),
+        max(1, int(size[1] / target[1] / REDUCING_GAP)),
+    )
+
+
+def cut(image: AnalysisImage, variant: Variant, focus: Focus | None, source: geometry.Size, cap: int) -> Box | None:
+    """Where a cover variant cuts ``source`` when the recipe has a focus or the variant smart gravity; None
+    for a centred cut, which the engines make on their own exact grid (geometry.cover)."""
+    if variant.fit is not Fit.COVER or (focus is None and variant.gravity == "center"):
+        return None
+    width, height = geometry.box(variant, cap)
+    point = (focus.x, focus.y) if focus is not None else None
+    chosen = crop_box(image, width, height, variant.gravity, point)
+    return source_box(chosen, (image.width, image.height), source, width, height)

@@ -19,6 +19,7 @@ class Limits:
     max_pixels: int  # per frame, width * height
     max_frames: int
     max_output_dimension: int
+    max_animation_pixels: int = 100_000_000  # frames x width x height, when every frame is decoded
 
 
 @dataclass(frozen=True)

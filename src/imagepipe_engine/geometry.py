@@ -4,6 +4,7 @@ crops. Pure arithmetic, shared so that both engines produce the same dimensions 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from imagepipe.models import Fit, Variant
 
@@ -42,6 +43,13 @@ def cover_region(size: Size, target: Size) -> tuple[float, float, float, float]:
     whole, (left, top) = cover(size, target)
     x_scale, y_scale = size[0] / whole[0], size[1] / whole[1]
     return left * x_scale, top * y_scale, (left + target[0]) * x_scale, (top + target[1]) * y_scale
+
+
+def decode_scale(variants: Sequence[Variant], size: Size, cap: int, analysis_side: int) -> float:
+    """How much of an image of ``size`` decoding must keep: what the largest variant needs, and never less
+    than the analysis image's ``analysis_side``, so its hash and crop do not depend on the recipe."""
+    needed = max(scale(v, size, cap) for v in variants)
+    return min(1.0, max(needed, analysis_side / max(size)))
 
 
 def jpeg_shrink(size: Size, factor: float) -> int:

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import cast
 
-from PIL import Image, ImageCms, ImageFilter, ImageOps, features
+from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence, features
 
 from imagepipe.errors import InvalidRecipe
 from imagepipe.models import Autocontrast, Blur, Filter, Fit, Grayscale, OutputFormat, Recipe, Sharpen, Variant
-from imagepipe_engine import analysis, colour, geometry, probe
+from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, from_pil
+from imagepipe_engine import analysis, animation, colour, geometry, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
 
 NAME = "pillow"
@@ -51,10 +52,12 @@ def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress
         warnings.simplefilter("ignore")
         report("decoding", 0, len(recipe.variants))
         header, source = decode(data, recipe.variants, limits)
+        small = analysis_image(source)  # before the filters: a grayscale recipe changes no hash
         image = _filtered(source, recipe.filters)
-        variants = _render_variants(image, recipe.variants, limits.max_output_dimension, report)
-        small = analysis_image(image)
-    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
+        variants = _render_variants(image, recipe, limits.max_output_dimension, small, report)
+        if animation.animates(recipe, header):
+            variants = _animated(data, header, recipe, limits, small, variants)
+    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
 
 
 def can_encode_avif() -> bool:
@@ -72,7 +75,7 @@ def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[pr
         if im.format in ("JPEG", "MPO"):
             # decode straight to the smallest power-of-two reduction that still covers every variant
             upright = (header.width, header.height)
-            factor = min(1.0, max(geometry.scale(v, upright, limits.max_output_dimension) for v in variants))
+            factor = geometry.decode_scale(variants, upright, limits.max_output_dimension, MAX_SIDE)
             im.draft("RGB", (math.ceil(im.width * factor), math.ceil(im.height * factor)))
         im.load()
         srgb = _to_srgb(im, header.icc_profile)
@@ -145,16 +148,66 @@ def _filtered(im: Image.Image, filters: Sequence[Filter]) -> Image.Image:
     return pixels
 
 
+def _animated(
+    data: bytes,
+    header: probe.Header,
+    recipe: Recipe,
+    limits: Limits,
+    small: AnalysisImage,
+    still: list[RenderedVariant],
+) -> list[RenderedVariant]:
+    """``still`` with its WebP variants made again from every frame: each frame filtered and fitted as the
+    first was, the durations and loop count as the file states them."""
+    animation.check_total(header, limits)
+    timing = animation.timing(data, header)
+    frames = [_filtered(frame, recipe.filters) for frame in _frames(data, header)]
+    cap, rendered = limits.max_output_dimension, {v.name: v for v in still}
+    for variant in animation.animated_variants(recipe, header):
+        size = geometry.scaled(frames[0].size, geometry.scale(variant, frames[0].size, cap))
+        region = analysis.cut(small, variant, recipe.focus, frames[0].size, cap)
+        fitted = [_fitted(frame, variant, geometry.box(variant, cap), size, region) for frame in frames]
+        buffer = io.BytesIO()
+        fitted[0].save(
+            buffer,
+            "WEBP",
+            save_all=True,
+            append_images=fitted[1:],
+            duration=timing.durations,
+            loop=timing.loop,
+            quality=variant.quality,
+            method=4,
+        )
+        first = fitted[0]
+        rendered[variant.name] = RenderedVariant(
+            variant.name, buffer.getvalue(), first.width, first.height, variant.format
+        )
+    return [rendered[v.name] for v in recipe.variants]
+
+
+def _frames(data: bytes, header: probe.Header) -> list[Image.Image]:
+    """Every frame as shown (Pillow composites a GIF's frames), upright, sRGB, RGBA."""
+    frames: list[Image.Image] = []
+    with probe.pillow_errors(), probe.open_image(data) as im:
+        for frame in ImageSequence.Iterator(im):
+            rgba = _to_srgb(frame.convert("RGBA"), header.icc_profile)
+            turn = _UPRIGHT.get(header.orientation)
+            frames.append(rgba.transpose(turn) if turn is not None else rgba)
+    for frame in frames:
+        frame.info = {}
+    return frames
+
+
 def _render_variants(
-    image: Image.Image, variants: Sequence[Variant], cap: int, report: ReportProgress
+    image: Image.Image, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
 ) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result: the full-size image is resampled about once, and
     small variants come from small intermediates."""
-    source = image
+    source, variants = image, recipe.variants
     rendered: dict[str, RenderedVariant] = {}
     for variant in sorted(variants, key=lambda v: geometry.scale(v, image.size, cap), reverse=True):
         size = geometry.scaled(image.size, geometry.scale(variant, image.size, cap))
-        fitted = _fitted(source, variant, geometry.box(variant, cap), size)
+        region = analysis.cut(small, variant, recipe.focus, source.size, cap)
+        fitted = _fitted(source, variant, geometry.box(variant, cap), size, region)
         if variant.fit is Fit.INSIDE:
             source = fitted  # sorted by scale: no later variant needs more pixels than this one has
         report("rendering", len(rendered), len(variants))
@@ -163,12 +216,19 @@ def _render_variants(
     return [rendered[v.name] for v in variants]
 
 
-def _fitted(source: Image.Image, variant: Variant, box: geometry.Size, size: geometry.Size) -> Image.Image:
-    """``size`` is the whole image scaled for the variant; cover crops it to ``box``, contain pads it."""
+def _fitted(
+    source: Image.Image, variant: Variant, box: geometry.Size, size: geometry.Size, region: Box | None = None
+) -> Image.Image:
+    """``size`` is the whole image scaled for the variant; cover crops it to ``box`` (at ``region`` of the
+    source when smart gravity or a focus chose one), contain pads it."""
+    if region is not None:
+        # cut, then resample: libvips does the same, so neither engine reads pixels outside the region
+        left, top, width, height = region
+        return source.crop((left, top, left + width, top + height)).resize(box, _RESAMPLE, reducing_gap=_GAP)
     if variant.fit is Fit.COVER:
         # the centred region with the box's aspect, resampled in one pass: ImageOps.fit, with reducing_gap
-        region = geometry.cover_region(source.size, box)
-        return source.resize(box, _RESAMPLE, box=region, reducing_gap=_GAP)
+        centred = geometry.cover_region(source.size, box)
+        return source.resize(box, _RESAMPLE, box=centred, reducing_gap=_GAP)
     resized = source if source.size == size else source.resize(size, _RESAMPLE, reducing_gap=_GAP)
     if variant.fit is Fit.INSIDE or resized.size == box:
         return resized
@@ -200,9 +260,6 @@ def _encode(image: Image.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, buffer.getvalue(), image.width, image.height, fmt)
 
 
-def analysis_image(im: Image.Image) -> analysis.AnalysisImage:
-    """The small engine-neutral RGBA copy analysis.py reads."""
-    size = analysis.analysis_size(im.width, im.height)
-    # shrink first, convert after: converting the full-size image would cost more than the whole answer
-    small = im.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGBA")
-    return analysis.AnalysisImage(small.width, small.height, small.tobytes())
+def analysis_image(im: Image.Image) -> AnalysisImage:
+    """The engine-neutral analysis image of the decoded source (``imagepipe_analysis``)."""
+    return from_pil(im)

@@ -20,6 +20,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from imagepipe.errors import ImagePipeError, InvalidImage, TooManyFrames, TooManyPixels
 from imagepipe.models import ImageMetadata
+from imagepipe_engine import heic
+from imagepipe_engine.analysis import Findings
 from imagepipe_engine.contract import Limits
 
 # Our limits are checked per frame from the headers; Pillow's global guard would only warn or refuse by
@@ -92,7 +94,8 @@ def pillow_errors() -> Iterator[None]:
 
 def open_image(data: bytes) -> Image.Image:
     """Pillow's lazy view of ``data``: headers read, no pixel decoded. Call inside :func:`pillow_errors`."""
-    return Image.open(io.BytesIO(data), formats=FORMATS)
+    heic.refuse_without_extra(data)
+    return Image.open(io.BytesIO(data), formats=FORMATS + ((heic.FORMAT,) if heic.available() else ()))
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:
@@ -166,24 +169,24 @@ def _frame_sizes(im: Image.Image, data: bytes, frames: int) -> Iterator[tuple[in
 def _gif_canvases(data: bytes) -> Iterator[tuple[int, int]]:
     """The canvas size as of each GIF frame: Pillow grows it to any frame that overhangs the logical screen."""
     width, height = struct.unpack_from("<HH", data, 6)
-    pos = 13 + _colour_table_size(data[10])
+    pos = 13 + colour_table_size(data[10])
     while pos < len(data) and data[pos] != 0x3B:  # trailer
         if data[pos] == 0x21:  # extension: label, then data sub-blocks
-            pos = _after_sub_blocks(data, pos + 2)
+            pos = after_sub_blocks(data, pos + 2)
         elif data[pos] == 0x2C and pos + 10 <= len(data):  # image descriptor: x, y, w, h, flags
             x, y, w, h, flags = struct.unpack_from("<4HB", data, pos + 1)
             width, height = max(width, x + w), max(height, y + h)
             yield width, height
-            pos = _after_sub_blocks(data, pos + 11 + _colour_table_size(flags))  # past the LZW code size
+            pos = after_sub_blocks(data, pos + 11 + colour_table_size(flags))  # past the LZW code size
         else:
             pos += 1  # Pillow skips stray bytes between blocks, so a frame may follow them
 
 
-def _colour_table_size(flags: int) -> int:
+def colour_table_size(flags: int) -> int:
     return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
 
 
-def _after_sub_blocks(data: bytes, pos: int) -> int:
+def after_sub_blocks(data: bytes, pos: int) -> int:
     while pos < len(data) and data[pos]:
         pos += data[pos] + 1
     return pos + 1
@@ -212,7 +215,7 @@ def _collect(ifd: Mapping[int, object], names: Mapping[int, str], into: dict[str
             into[name] = text
 
 
-def metadata(header: Header, data: bytes, dominant_colour: str) -> ImageMetadata:
+def metadata(header: Header, data: bytes, found: Findings) -> ImageMetadata:
     """The record's description of a source: its header, its bytes, and what analysis found."""
     return ImageMetadata(
         width=header.width,
@@ -223,5 +226,7 @@ def metadata(header: Header, data: bytes, dominant_colour: str) -> ImageMetadata
         sha256=hashlib.sha256(data).hexdigest(),
         frames=header.frames,
         exif=header.exif,
-        dominant_color=dominant_colour,
+        dominant_color=found.dominant_color,
+        placeholder=found.placeholder,
+        phash=found.phash,
     )

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import pyvips
+from PIL import Image
 
 from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames
 from imagepipe.models import (
@@ -34,7 +35,8 @@ from imagepipe.models import (
     Sharpen,
     Variant,
 )
-from imagepipe_engine import analysis, colour, geometry, pillow, probe
+from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, analysis_size, from_pil
+from imagepipe_engine import analysis, animation, colour, geometry, pillow, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
 
 NAME = "vips"
@@ -88,11 +90,13 @@ def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
     report("decoding", 0, len(recipe.variants))
-    header, image = _decode(data, recipe.variants, limits)
+    header, image = decode(data, recipe.variants, limits)
+    small = analysis_image(image)  # before the filters: a grayscale recipe changes no hash
     image = _filtered(image, recipe.filters)
-    variants = _render_variants(image, recipe.variants, limits.max_output_dimension, report)
-    small = _analysis_image(image)
-    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.dominant_colour(small)))
+    variants = _render_variants(image, recipe, limits.max_output_dimension, small, report)
+    if animation.animates(recipe, header):
+        variants = _animated(data, header, recipe, limits, small, variants)
+    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
 
 
 @cache
@@ -105,7 +109,7 @@ def can_encode_avif() -> bool:
     return True
 
 
-def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
+def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
     """The header (one reader for every engine) and the pixels: upright, sRGB, 8-bit L, LA, RGB or RGBA, in
     memory. Every failure in here is the file's fault; one after it is ours."""
     with probe.pillow_errors(), probe.open_image(data) as im:
@@ -117,7 +121,7 @@ def _decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[p
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
     if header.format in ("JPEG", "MPO"):
         upright = (header.width, header.height)
-        factor = min(1.0, max(geometry.scale(v, upright, limits.max_output_dimension) for v in variants))
+        factor = geometry.decode_scale(variants, upright, limits.max_output_dimension, MAX_SIDE)
         options["shrink"] = geometry.jpeg_shrink(upright, factor)  # the reduction Pillow's draft() picks
     with _vips_errors():
         image = loader(data, **options)
@@ -241,16 +245,61 @@ def _stretch_bounds(histogram: list[int], cutoff: float) -> tuple[int, int]:
     return (used[0], used[-1]) if used else (0, 0)
 
 
+def _animated(
+    data: bytes,
+    header: probe.Header,
+    recipe: Recipe,
+    limits: Limits,
+    small: AnalysisImage,
+    still: list[RenderedVariant],
+) -> list[RenderedVariant]:
+    """``still`` with its WebP variants made again from every frame, as the Pillow engine does: libvips
+    loads every page (``n=-1``) as one tall strip, each frame is cut from it, filtered and fitted, and the
+    fitted frames are joined into a strip again with the file's own durations and loop count."""
+    animation.check_total(header, limits)
+    timing = animation.timing(data, header)
+    frames = [_filtered(frame, recipe.filters) for frame in _frames(data, header, limits)]
+    cap, rendered = limits.max_output_dimension, {v.name: v for v in still}
+    size = (frames[0].width, frames[0].height)
+    for variant in animation.animated_variants(recipe, header):
+        target = geometry.scaled(size, geometry.scale(variant, size, cap))
+        region = analysis.cut(small, variant, recipe.focus, size, cap)
+        fitted = [_fitted(frame, variant, geometry.box(variant, cap), target, region) for frame in frames]
+        strip = pyvips.Image.arrayjoin(fitted, across=1).copy()
+        strip.set_type(pyvips.GValue.gint_type, "page-height", fitted[0].height)
+        strip.set_type(pyvips.GValue.array_int_type, "delay", timing.durations)
+        strip.set_type(pyvips.GValue.gint_type, "loop", timing.loop)
+        data_out = strip.webpsave_buffer(Q=variant.quality, effort=4, keep=_NO_METADATA)
+        width, height = fitted[0].width, fitted[0].height
+        rendered[variant.name] = RenderedVariant(variant.name, data_out, width, height, variant.format)
+    return [rendered[v.name] for v in recipe.variants]
+
+
+def _frames(data: bytes, header: probe.Header, limits: Limits) -> list[pyvips.Image]:
+    """Every frame as shown (libvips composites a GIF's frames), upright, sRGB, in memory."""
+    loader = _LOADERS[header.format]
+    with _vips_errors():
+        strip = loader(data, n=-1, access="sequential", fail_on=_FAIL_ON)
+        page = int(strip.get("page-height")) if strip.get_typeof("page-height") else strip.height
+        raw_width = header.height if header.orientation >= 5 else header.width  # the header's is upright
+        if page * header.frames != strip.height or strip.width != raw_width:
+            raise InvalidImage(f"the animation's frames do not add up ({header.frames} of {strip.width}x{page})")
+        probe.check_pixels((strip.width, page), limits)
+        strip = _normalised(_to_srgb(strip, header.icc_profile), header.format).copy_memory()
+    return [_upright(strip.crop(0, i * page, strip.width, page), header.orientation) for i in range(header.frames)]
+
+
 def _render_variants(
-    image: pyvips.Image, variants: Sequence[Variant], cap: int, report: ReportProgress
+    image: pyvips.Image, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
 ) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result, as the Pillow engine does."""
     size = (image.width, image.height)
-    source = image
+    source, variants = image, recipe.variants
     rendered: dict[str, RenderedVariant] = {}
     for variant in sorted(variants, key=lambda v: geometry.scale(v, size, cap), reverse=True):
         target = geometry.scaled(size, geometry.scale(variant, size, cap))
-        fitted = _fitted(source, variant, geometry.box(variant, cap), target)
+        region = analysis.cut(small, variant, recipe.focus, (source.width, source.height), cap)
+        fitted = _fitted(source, variant, geometry.box(variant, cap), target, region)
         if variant.fit is Fit.INSIDE:
             source = fitted.copy_memory()  # sorted by scale: no later variant needs more pixels than this
             fitted = source
@@ -293,8 +342,13 @@ def _bicubic() -> pyvips.Interpolate:
     return pyvips.Interpolate.new("bicubic")
 
 
-def _fitted(source: pyvips.Image, variant: Variant, box: geometry.Size, size: geometry.Size) -> pyvips.Image:
-    """``size`` is the whole image scaled for the variant; cover crops it to ``box``, contain pads it."""
+def _fitted(
+    source: pyvips.Image, variant: Variant, box: geometry.Size, size: geometry.Size, region: Box | None = None
+) -> pyvips.Image:
+    """``size`` is the whole image scaled for the variant; cover crops it to ``box`` (at ``region`` of the
+    source when smart gravity or a focus chose one), contain pads it."""
+    if region is not None:
+        return _resized(source.crop(*region), box)
     if variant.fit is Fit.COVER:
         whole, (left, top) = geometry.cover((source.width, source.height), box)
         return _resized(source, whole).crop(left, top, box[0], box[1])
@@ -328,17 +382,12 @@ def _encode(image: pyvips.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, data, image.width, image.height, fmt)
 
 
-def _analysis_image(image: pyvips.Image) -> analysis.AnalysisImage:
-    """The small engine-neutral RGBA copy analysis.py reads."""
-    width, height = analysis.analysis_size(image.width, image.height)
-    small = image.resize(width / image.width, vscale=height / image.height, kernel="linear")
-    small = small.cast("uchar")
-    if small.bands <= 2:
-        grey = small[0]
-        small = grey.bandjoin([grey, grey, small[1] if small.bands == 2 else grey * 0 + 255])
-    elif small.bands == 3:
-        small = small.bandjoin(255)
-    small = small.cast("uchar")
-    if (small.width, small.height) != (width, height):
-        small = small.gravity("centre", width, height, extend="copy")
-    return analysis.AnalysisImage(width, height, bytes(small.write_to_memory()))
+def analysis_image(image: pyvips.Image) -> AnalysisImage:
+    """The engine-neutral analysis image of the decoded source: libvips makes the box reduction Pillow's
+    ``reducing_gap`` would, and Pillow's ``from_pil`` the rest, so both engines resample alike."""
+    target = analysis_size(image.width, image.height)
+    x_factor, y_factor = analysis.box_reduction((image.width, image.height), target)
+    if x_factor > 1 or y_factor > 1:
+        image = image.shrink(x_factor, y_factor, ceil=True).cast("uchar")
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
+    return from_pil(Image.frombytes(mode, (image.width, image.height), image.write_to_memory()))

@@ -48,6 +48,12 @@ def test_files_and_folders_render_and_a_truncated_file_fails(tmp_path: Path, eng
     landscape = by_name["Landscape_6.jpg"]
     assert landscape["status"] == "succeeded" and landscape["error"] is None
     assert (landscape["metadata"]["width"], landscape["metadata"]["height"]) == (1800, 1200)  # upright
+    assert set(landscape["metadata"]["placeholder"]) == {"blurhash", "thumbhash"}
+    assert len(landscape["metadata"]["phash"]) == 16
+    # the same picture by hash, whichever engine and orientation tag: hopper.png is another photo entirely
+    assert (
+        int(landscape["metadata"]["phash"], 16) ^ int(by_name["hopper.png"]["metadata"]["phash"], 16)
+    ).bit_count() > 20
     assert [v["name"] for v in landscape["variants"]] == [v.name for v in DEFAULT_RECIPE.variants]
     for variant, wanted in zip(landscape["variants"], DEFAULT_RECIPE.variants, strict=True):
         path = Path(variant["path"])

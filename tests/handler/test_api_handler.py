@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import MakeKey, RunWorker, corpus, load_event
+from conftest import Configure, MakeKey, RunWorker, corpus, load_event
 from sam import LambdaRuntime, resolve_handler
 
 
@@ -113,3 +113,47 @@ async def test_template_handler_refuses_a_declared_body_over_the_limit(
     response = await runtime.invoke(api_handler, event)
     assert response["statusCode"] == 413
     assert json.loads(response["body"])["error"]["code"] == "too_large"
+
+
+def through_jwt_authorizer(event: dict[str, Any], **claims: str) -> dict[str, Any]:
+    """``event`` as API Gateway passes it on once its JWT authorizer has verified a token with ``claims``."""
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": []}}
+    return event
+
+
+async def test_a_jwt_claim_names_the_tenant_when_the_option_is_set(
+    configure: Configure,
+    api_handler: Any,
+    runtime: LambdaRuntime,
+    make_key: MakeKey,
+    run_worker: RunWorker,
+) -> None:
+    configure(IMAGEPIPE_JWT_TENANT_CLAIM="org")
+    tenant = f"jwt-{uuid.uuid4().hex[:8]}"
+    body, content_type = multipart("hopper.jpg", corpus("images", "baseline", "hopper.jpg").read_bytes())
+    upload = http_event("POST", "/images", key=None, body=body, content_type=content_type)
+    response = await runtime.invoke(api_handler, through_jwt_authorizer(upload, org=tenant, sub="user-1"))
+    assert response["statusCode"] == 202, response
+    image_id = json.loads(response["body"])["image_id"]
+    await run_worker()
+
+    read = through_jwt_authorizer(http_event("GET", f"/images/{image_id}", key=None), org=tenant, sub="user-2")
+    record = json.loads((await runtime.invoke(api_handler, read))["body"])
+    assert (record["status"], record["tenant"]) == ("succeeded", tenant)
+    assert record["source"]["key"].startswith(f"uploads/{tenant}/{image_id}/")
+    # read and write, nothing more; and another tenant's token (or the local key) does not see it
+    keys = through_jwt_authorizer(http_event("GET", "/keys", key=None), org=tenant)
+    assert (await runtime.invoke(api_handler, keys))["statusCode"] == 403
+    keys["headers"]["x-api-key"] = make_key().key  # an admin key beside the token: the key's holder
+    assert (await runtime.invoke(api_handler, keys))["statusCode"] == 200
+    other = through_jwt_authorizer(http_event("GET", f"/images/{image_id}", key=None), org="someone-else")
+    assert (await runtime.invoke(api_handler, other))["statusCode"] == 404
+    local = http_event("GET", f"/images/{image_id}", key=make_key().key)
+    assert (await runtime.invoke(api_handler, local))["statusCode"] == 404
+    bad = through_jwt_authorizer(http_event("GET", "/images", key=None), org="../Acme")
+    assert (await runtime.invoke(api_handler, bad))["statusCode"] == 401
+
+
+async def test_jwt_claims_are_ignored_unless_the_option_is_set(api_handler: Any, runtime: LambdaRuntime) -> None:
+    event = through_jwt_authorizer(http_event("GET", "/images", key=None), tenant="acme")
+    assert (await runtime.invoke(api_handler, event))["statusCode"] == 401

@@ -47,6 +47,11 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
         "import_api",
         "import_trigger",
         "import_baseline",
+        *(
+            f"analysis_{step}_{engine}"
+            for step in ("analysis_image", "placeholders", "phash", "smart_box")
+            for engine in ("vips", "pillow")
+        ),
     }
     assert all(f["value"] > 0 for f in figures["figures"].values())
     assert set(figures["ratios"]) == set(figures["targets"])

@@ -18,18 +18,18 @@ def source(version: str, sequencer: str) -> SourceObject:
 
 def test_a_refused_start_says_whether_the_version_was_superseded_done_or_missing(records: ImageRecords) -> None:
     image_id = new_image_id()
-    assert records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)[0] is Registration.CREATED
-    assert records.register(image_id, source("v2", "02"), DEFAULT_RECIPE)[0] is Registration.UPDATED
-    assert records.start(image_id, "v1") is StartOutcome.SUPERSEDED
-    assert records.start(image_id, "v2") is StartOutcome.STARTED
+    assert records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")[0] is Registration.CREATED
+    assert records.register(image_id, source("v2", "02"), DEFAULT_RECIPE, "local")[0] is Registration.UPDATED
+    assert records.start(image_id, "v1")[0] is StartOutcome.SUPERSEDED
+    assert records.start(image_id, "v2")[0] is StartOutcome.STARTED
     assert records.succeed(image_id, "v2", [], METADATA)
-    assert records.start(image_id, "v2") is StartOutcome.DONE
-    assert records.start(new_image_id(), "v1") is StartOutcome.MISSING
+    assert records.start(image_id, "v2")[0] is StartOutcome.DONE
+    assert records.start(new_image_id(), "v1") == (StartOutcome.MISSING, None)
 
 
 def test_registration_of_a_known_version_returns_the_record_without_writing_it(records: ImageRecords) -> None:
     image_id = new_image_id()
-    _, created = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)
-    outcome, found = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE)
+    _, created = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")
+    outcome, found = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")
     assert (outcome, found) == (Registration.DUPLICATE, created)
-    assert records.register(image_id, source("v0", "00"), DEFAULT_RECIPE)[0] is Registration.STALE
+    assert records.register(image_id, source("v0", "00"), DEFAULT_RECIPE, "local")[0] is Registration.STALE

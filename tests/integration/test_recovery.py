@@ -100,7 +100,7 @@ async def submit(cluster: Cluster, records: ImageRecords, path: Path) -> str:
     """What the API does for an upload: original in S3, announced (a queued record, a job)."""
     settings = cluster.settings
     image_id = new_image_id()
-    key = upload_key(image_id, path.name)
+    key = upload_key("local", image_id, path.name)
     services = Services.build(settings)
     try:
         source = services.store.put_source(settings.upload_bucket, key, path.read_bytes(), "image/png")
@@ -128,7 +128,7 @@ def status_is(records: ImageRecords, image_id: str, status: Status) -> Callable[
 
 
 def outputs(settings: Settings, image_id: str) -> list[str]:
-    listing = aws.s3_client().list_object_versions(Bucket=settings.output_bucket, Prefix=f"images/{image_id}/")
+    listing = aws.s3_client().list_object_versions(Bucket=settings.output_bucket, Prefix=f"images/local/{image_id}/")
     return sorted(v["Key"] for v in listing.get("Versions", []))
 
 

@@ -30,7 +30,7 @@ async def test_presigned_post_upload_is_processed_and_listed(
     resp = await presign(api, len(data), recipe=recipe, content_type=claimed)
     assert resp.status_code == 201, resp.text
     form = resp.json()
-    assert form["key"] == f"uploads/{form['image_id']}/big-photo.jpg"
+    assert form["key"] == f"uploads/local/{form['image_id']}/big-photo.jpg"
     pending = (await api.get(form["location"])).json()
     assert pending["status"] == "queued"
 

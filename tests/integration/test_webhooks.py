@@ -17,7 +17,6 @@ from factories import aimed
 from imagepipe.aws import dynamodb_client
 from imagepipe.settings import get_settings
 from imagepipe.signing import verify
-from imagepipe.tenancy import DEFAULT_TENANT
 from imagepipe.webhooks import WebhookStore
 from receiver import Receiver, receiver
 from sam import LambdaRuntime
@@ -159,14 +158,14 @@ async def test_deployed_sender_refuses_a_host_that_now_resolves_to_loopback(
 ) -> None:
     # as if its DNS pointed elsewhere at registration: the sender checks the address again at every delivery
     store = WebhookStore(dynamodb_client(), get_settings().webhooks_table)
-    webhook, _ = store.create(DEFAULT_TENANT, hook_receiver.url(host="localhost", scheme="https"))
+    webhook, _ = store.create("local", hook_receiver.url(host="localhost", scheme="https"))
     await upload(api, "images", "baseline", "hopper.png")
 
     await run_worker()
 
     assert hook_receiver.received == []
     assert (await webhooks(api))[webhook.webhook_id]["dead_letters"] == 1
-    (dead,) = store.dead_letters(DEFAULT_TENANT, webhook.webhook_id)
+    (dead,) = store.dead_letters("local", webhook.webhook_id)
     assert dead.error.code == "forbidden_address"
     assert dead.attempts == 1  # refused, not retried
     await unregister(api, webhook.webhook_id)

@@ -1,10 +1,9 @@
 """Both engines' analysis images of one file give the same answers: what changes when libvips rather than
-Pillow decodes and shrinks. Runs where pyvips imports (the vips engine's environment)."""
+Pillow decodes (the engines' own ``analysis_image``; test_conformance.py runs the same over the corpus)."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import blurhash
 import numpy as np
@@ -12,12 +11,14 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import corpus
-from imagepipe_analysis import AnalysisImage, analysis_size, crop_box, from_pil, hamming, phash, placeholders
+from imagepipe.models import DEFAULT_RECIPE
+from imagepipe_analysis import AnalysisImage, crop_box, hamming, phash, placeholders
 from imagepipe_analysis import thumbhash as th
 from imagepipe_analysis.crop import source_box
+from imagepipe_engine import Limits, pillow, vips
 from photos import scene
 
-pyvips: Any = pytest.importorskip("pyvips")
+LIMITS = Limits(max_pixels=50_000_000, max_frames=100, max_output_dimension=4096)
 
 PHOTOS = [
     ("orientation", "Landscape_1.jpg"),
@@ -29,17 +30,12 @@ PHOTOS = [
 
 
 def vips_analysis(data: bytes) -> AnalysisImage:
-    """The analysis image as the vips engine makes it: upright, sRGB, lanczos3 to ``analysis_size``."""
-    image = pyvips.Image.new_from_buffer(data, "", access="sequential").autorot().colourspace("srgb")
-    width, height = analysis_size(image.width, image.height)
-    small = image.resize(width / image.width, vscale=height / image.height, kernel="lanczos3")
-    if (small.width, small.height) != (width, height):
-        small = small.gravity("centre", width, height, extend="copy")
-    return AnalysisImage(bytes(small.cast("uchar").write_to_memory()), width, height, "RGB")
+    """The analysis image as the vips engine makes it from its decoded source."""
+    return vips.analysis_image(vips.decode(data, DEFAULT_RECIPE.variants, LIMITS)[1])
 
 
 def pillow_analysis(data: bytes) -> AnalysisImage:
-    return from_pil(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    return pillow.analysis_image(pillow.decode(data, DEFAULT_RECIPE.variants, LIMITS)[1])
 
 
 def jpeg(image: Image.Image) -> bytes:

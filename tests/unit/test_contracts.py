@@ -98,14 +98,31 @@ def test_safe_name_never_escapes_its_folder(filename: str | None, expected: str)
 def test_key_scheme() -> None:
     image_id = keys.new_image_id()
     assert keys.is_image_id(image_id)
-    assert keys.upload_key(image_id, "../x.jpg") == f"uploads/{image_id}/x.jpg"
-    assert keys.output_key(image_id, "thumb", "webp") == f"images/{image_id}/thumb.webp"
-    # keys the API wrote keep their id; any other key gets a stable derived id
+    assert keys.upload_key("acme", image_id, "../x.jpg") == f"uploads/acme/{image_id}/x.jpg"
+    assert keys.output_key("acme", image_id, "thumb", "webp") == f"images/acme/{image_id}/thumb.webp"
+    # keys the API wrote (and, from before tenants, without one) keep their id; any other key gets a derived id
+    assert keys.image_id_for_object("b", f"uploads/acme/{image_id}/x.jpg") == image_id
     assert keys.image_id_for_object("b", f"uploads/{image_id}/x.jpg") == image_id
     other = keys.image_id_for_object("b", "uploads/holiday/x.jpg")
     assert keys.is_image_id(other)
     assert other == keys.image_id_for_object("b", "uploads/holiday/x.jpg")
     assert other != keys.image_id_for_object("other-bucket", "uploads/holiday/x.jpg")
+
+
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("uploads/photo.jpg", (None, False)),
+        ("uploads/acme/x.jpg", ("acme", False)),
+        ("uploads/acme/deep/x.jpg", ("acme", False)),
+        ("uploads/Not_A_Tenant/x.jpg", (None, False)),
+        (f"uploads/acme/{'a' * 32}/x.jpg", ("acme", True)),
+        (f"uploads/{'a' * 32}/x.jpg", (None, False)),
+        ("elsewhere/acme/x.jpg", (None, False)),
+    ],
+)
+def test_the_tenant_a_key_names(key: str, named: tuple[str | None, bool]) -> None:
+    assert keys.tenant_segment(key) == named
 
 
 def test_job_serializer_round_trips_without_pickle() -> None:

@@ -16,6 +16,8 @@ def test_crop_options_default_to_the_centre_and_no_focus() -> None:
     recipe = parse_recipe(f'{{"variants": [{COVER}}}]}}', Settings())
     assert recipe.variants[0].gravity == "center"
     assert recipe.focus is None
+    assert recipe.animated == "first_frame"
+    assert parse_recipe(f'{{"variants": [{COVER}}}], "animated": "keep"}}', Settings()).animated == "keep"
     assert all(variant.gravity == "center" for variant in DEFAULT_RECIPE.variants)
 
 
@@ -36,6 +38,7 @@ def test_smart_gravity_and_a_focus_round_trip() -> None:
         (f'{{"variants": [{COVER}}}], "focus": {{"x": 0.5}}}}', "focus.y"),
         (f'{{"variants": [{COVER}}}], "focus": {{"x": 0.5, "y": -0.1}}}}', "focus.y"),
         (f'{{"variants": [{COVER}}}], "focus": {{"x": 0.5, "y": 0.5, "z": 1}}}}', "focus.z"),
+        (f'{{"variants": [{COVER}}}], "animated": "all"}}', "animated"),
     ],
 )
 def test_bad_crop_options_are_refused_with_a_reason(raw: str, reason: str) -> None:

@@ -37,6 +37,7 @@ def record(version: str, attempts: int) -> ImageRecord:
     source = SourceObject(bucket="b", key="uploads/x.jpg", version=version)
     return ImageRecord(
         image_id="a" * 32,
+        tenant="local",
         status=Status.PROCESSING,
         source=source,
         recipe=DEFAULT_RECIPE,

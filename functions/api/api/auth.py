@@ -1,5 +1,10 @@
 """Who is calling: the API key of a request, checked against the keys table, its scopes and its rate.
 
+With ``IMAGEPIPE_JWT_TENANT_CLAIM`` set, a request that came through the HTTP API's JWT authorizer (API Gateway
+verified the token; its claims are in the Lambda event Mangum hands over as ``scope["aws.event"]``) is the
+tenant its claim names, with ``images:read`` and ``images:write``; no key is needed then. Nothing a client
+sends can set ``aws.event``: uvicorn never does, and Mangum sets it from the event API Gateway made.
+
 Routes name what they need once: ``principal: ReadPrincipal`` (images:read), ``WritePrincipal``
 (images:write) or ``AdminPrincipal`` (admin); each yields the caller's :class:`Principal`.
 """
@@ -10,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +28,7 @@ from api.services import Services, ServicesDep, get_services
 from imagepipe import ratelimit
 from imagepipe.apikeys import ApiKey, Scope
 from imagepipe.errors import Forbidden, ImagePipeError, RateLimited, Unauthorized
+from imagepipe.keys import is_tenant
 
 log = logging.getLogger("imagepipe.api")
 
@@ -49,6 +55,35 @@ class Principal:
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+JWT_SCOPES = frozenset({Scope.IMAGES_READ, Scope.IMAGES_WRITE})
+
+
+def jwt_principal(scope: AsgiScope, claim: str) -> Principal | None:
+    """The tenant the JWT authorizer's verified claims name (``claim``), when ``claim`` is set and the
+    request came through the authorizer; None otherwise. A claim that is not a tenant name is 401."""
+    if not claim:
+        return None
+    event: Any = scope.get("aws.event")
+    claims: Any = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims") if event else None
+    if not isinstance(claims, dict) or claim not in claims:
+        return None
+    tenant = claims[claim]
+    if not isinstance(tenant, str) or not is_tenant(tenant):
+        raise Unauthorized(f"the token's {claim!r} claim is not a tenant name")
+    subject = claims.get("sub")
+    return Principal(key_id=f"jwt:{tenant}:{subject}", tenant=tenant, scopes=JWT_SCOPES)
+
+
+async def _principal(
+    services: Services, scope: AsgiScope, bearer: HTTPAuthorizationCredentials | None, header: str | None
+) -> Principal:
+    """The holder of the key in ``X-API-Key``, else the JWT authorizer's tenant, else the bearer key's holder.
+    (Behind the authorizer ``Authorization`` carries the token, so a key, an admin's say, goes in ``X-API-Key``.)"""
+    if not header and (principal := jwt_principal(scope, services.settings.jwt_tenant_claim)):
+        return principal
+    return Principal.of(await _identify(services, bearer, header))
 
 
 async def _identify(services: Services, bearer: HTTPAuthorizationCredentials | None, header: str | None) -> ApiKey:
@@ -85,11 +120,11 @@ class KeyBeforeBody:
         if scope["type"] == "http" and _has_body(scope):
             request = Request(scope)  # its headers only
             try:
-                key = await _identify(get_services(), await _bearer(request), await _header(request))
+                principal = await _principal(get_services(), scope, await _bearer(request), await _header(request))
             except ImagePipeError as exc:
                 await domain_error(exc)(scope, receive, send)
                 return
-            scope.setdefault("state", {})[_VERIFIED] = key
+            scope.setdefault("state", {})[_VERIFIED] = principal
         await self.app(scope, receive, send)
 
 
@@ -103,10 +138,10 @@ def _has_body(scope: AsgiScope) -> bool:
 
 async def authenticate(request: Request, services: ServicesDep, bearer: BearerDep, header: HeaderDep) -> Principal:
     """The caller's principal; 401 without a valid key, 429 over its rate."""
-    verified: ApiKey | None = request.scope.get("state", {}).get(_VERIFIED)
-    key = verified or await _identify(services, bearer, header)
-    await _count(services, key.key_id)
-    return Principal.of(key)
+    verified: Principal | None = request.scope.get("state", {}).get(_VERIFIED)
+    principal = verified or await _principal(services, request.scope, bearer, header)
+    await _count(services, principal.key_id)
+    return principal
 
 
 async def admin_or_none(services: ServicesDep, bearer: BearerDep, header: HeaderDep) -> Principal | None:

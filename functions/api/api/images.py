@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import ReadPrincipal, WritePrincipal
+from api.auth import Principal, ReadPrincipal, WritePrincipal
 from api.errors import documented
 from api.observability import count, logger
 from api.services import Services, ServicesDep
@@ -21,6 +21,7 @@ from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, Status, VariantOutput
 from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
+from imagepipe.sniff import HEAD_BYTES
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -42,6 +43,7 @@ class ImageView(ImageRecord):
     variants: list[VariantView]  # type: ignore[assignment]
     progress: Progress | None = None
     """while ``processing``: the stage, and variants rendered or stored so far (kept in Redis, not the record)"""
+    distance: int | None = Field(default=None, description="?similar_to= only: Hamming distance of the phash")
 
 
 def accepted(response: Response, image_id: str) -> ImageAccepted:
@@ -85,20 +87,28 @@ async def upload_image(
     if not data:
         raise InvalidImage("the file is empty")
     image_id = new_image_id()
-    key = upload_key(image_id, file.filename, settings.upload_prefix)
-    content_type = sniff_content_type(data[:16])
+    key = upload_key(principal.tenant, image_id, file.filename, settings.upload_prefix)
+    content_type = sniff_content_type(data[:HEAD_BYTES])
     source = await run_in_threadpool(services.store.put_source, settings.upload_bucket, key, data, content_type)
     # the S3 event of this upload finds the version registered: a duplicate, queued nothing
     announced = await announce(
-        source, services, image_id=image_id, recipe=parsed, correlation_id=correlation_id(request)
+        source,
+        services,
+        image_id=image_id,
+        recipe=parsed,
+        tenant=principal.tenant,
+        correlation_id=correlation_id(request),
     )
     count("Enqueued" if announced.outcome is Outcome.ENQUEUED else "Duplicates")
     logger.info("upload accepted", extra={"image_id": image_id, "bytes": len(data), "key": key})
     return accepted(response, image_id)
 
 
-async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
-    record = await run_in_threadpool(services.records.get, image_id) if is_image_id(image_id) else None
+async def _record(services: ServicesDep, principal: Principal, image_id: str) -> ImageRecord:
+    """The caller's image; another tenant's answers 404 like a missing one, so ids cannot be probed."""
+    record = None
+    if is_image_id(image_id):
+        record = await run_in_threadpool(services.records.owned, image_id, principal.tenant)
     if record is None:
         raise NotFound(f"no image {image_id!r}")
     return record
@@ -108,7 +118,7 @@ async def _record(services: ServicesDep, image_id: str) -> ImageRecord:
 async def get_image(services: ServicesDep, principal: ReadPrincipal, image_id: str) -> ImageView:
     """The record: status, source, recipe, variants with short-lived URLs, metadata, error; progress while
     it is processed."""
-    record = await _record(services, image_id)
+    record = await _record(services, principal, image_id)
     if record.status is not Status.PROCESSING:
         return view(services, record)
     return view(services, record).model_copy(update={"progress": await _progress(services, image_id)})
@@ -145,7 +155,7 @@ def view(services: Services, record: ImageRecord) -> ImageView:
 )
 async def get_variant(services: ServicesDep, principal: ReadPrincipal, image_id: str, name: str) -> RedirectResponse:
     """Redirect to a presigned URL of one variant."""
-    record = await _record(services, image_id)
+    record = await _record(services, principal, image_id)
     if record.status is not Status.SUCCEEDED:
         error: ImagePipeError = NotReady(f"image {image_id} is {record.status.value}")
         raise error
@@ -172,7 +182,7 @@ async def reprocess_image(
     request: ReprocessRequest | None = None,
 ) -> ImageAccepted:
     """Process a finished image again (with a new recipe, if given); 409 while it is queued or processing."""
-    record = await _record(services, image_id)
+    record = await _record(services, principal, image_id)
     recipe = parse_recipe(request.recipe, services.settings) if request and request.recipe else record.recipe
     requeued = await run_in_threadpool(
         lambda: services.records.requeue(
@@ -181,7 +191,9 @@ async def reprocess_image(
     )
     if not requeued:
         raise Busy(f"image {image_id} is {record.status.value}: it can be reprocessed once it is finished")
-    await announce(record.source, services, image_id=image_id, correlation_id=correlation_id(http))
+    await announce(
+        record.source, services, image_id=image_id, tenant=record.tenant, correlation_id=correlation_id(http)
+    )
     count("Enqueued")
     return accepted(response, image_id)
 
@@ -189,7 +201,7 @@ async def reprocess_image(
 @router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)
 async def delete_image(services: ServicesDep, principal: WritePrincipal, image_id: str) -> Response:
     """Delete the image: its variants, its original (that version, for good) and its record."""
-    record = await _record(services, image_id)
+    record = await _record(services, principal, image_id)
     settings = services.settings
     for variant in record.variants:
         await run_in_threadpool(services.store.delete, settings.output_bucket, variant.key)

@@ -1,4 +1,4 @@
-"""Direct-to-S3 uploads (POST /images/uploads) and the listing that finds any image (GET /images)."""
+"""Direct-to-S3 uploads (POST /images/uploads) and the listing of the caller's images (GET /images)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,26 @@ from api.auth import ReadPrincipal, WritePrincipal
 from api.errors import documented
 from api.images import ImageView, view
 from api.services import ServicesDep
-from imagepipe.errors import ImageTooLarge, InvalidRequest, UnsupportedMediaType
-from imagepipe.keys import image_id_for_object, new_image_id, upload_key
+from imagepipe import similar
+from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidRequest, NotFound, NotReady, UnsupportedMediaType
+from imagepipe.keys import image_id_for_object, is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import PENDING_VERSION
 
 router = APIRouter(prefix="/images", tags=["images"])
 
-_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/tiff", "image/bmp")
+_CONTENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heic",  # decoded by workers built with the imagepipe[heic] extra; refused clearly by others
+    "image/heif",
+    "image/tiff",
+    "image/bmp",
+)
 
 
 class UploadRequest(BaseModel):
@@ -64,7 +75,7 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         raise ImageTooLarge(f"{request.size} bytes exceeds the limit of {settings.max_upload_bytes}")
     recipe = parse_recipe(request.recipe, settings)
     image_id = new_image_id()
-    key = upload_key(image_id, request.filename, settings.upload_prefix)
+    key = upload_key(principal.tenant, image_id, request.filename, settings.upload_prefix)
     # the record waits for the upload: the S3 event fills in the version and queues it with this recipe
     source = SourceObject(
         bucket=settings.upload_bucket,
@@ -73,7 +84,7 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         size=request.size,
         content_type=None,  # the client's claim; what the bytes are shows in the metadata once processed
     )
-    await run_in_threadpool(services.records.create, image_id, source, recipe)
+    await run_in_threadpool(services.records.create, image_id, source, recipe, principal.tenant)
     url, fields = services.store.presigned_post(
         settings.upload_bucket, key, request.content_type, request.size, settings.presign_expiry_seconds
     )
@@ -85,6 +96,19 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
         expires_in=settings.presign_expiry_seconds,
         location=f"/images/{image_id}",
     )
+
+
+async def _similar(services: ServicesDep, tenant: str, image_id: str, max_distance: int, limit: int) -> ImagePage:
+    record = await run_in_threadpool(services.records.owned, image_id, tenant) if is_image_id(image_id) else None
+    if record is None:
+        raise NotFound(f"no image {image_id!r}")  # another tenant's image is not there for this caller
+    phash = record.metadata.phash if record.metadata else None
+    if phash is None:
+        error: ImagePipeError = NotReady(f"image {image_id} has no perceptual hash (is it processed?)")
+        raise error
+    found = await run_in_threadpool(services.records.similar, tenant, phash, max_distance, limit + 1)
+    items = [view(services, r).model_copy(update={"distance": d}) for r, d in found if r.image_id != image_id]
+    return ImagePage(items=items[:limit], next=None)
 
 
 def _cursor(after: dict[str, Any] | None) -> str | None:
@@ -103,7 +127,7 @@ def _after(cursor: str | None) -> dict[str, Any] | None:
     return after
 
 
-@router.get("", response_model=ImagePage, responses=documented(422))
+@router.get("", response_model=ImagePage, responses=documented(404, 409, 422))
 async def list_images(
     services: ServicesDep,
     principal: ReadPrincipal,
@@ -111,16 +135,23 @@ async def list_images(
     source_key: Annotated[str | None, Query(max_length=1024, description="the object key in the upload bucket")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+    similar_to: Annotated[str | None, Query(description="an image id: its near-duplicates, nearest first")] = None,
+    max_distance: Annotated[
+        int, Query(ge=0, le=similar.MAX_DISTANCE, description="with similar_to: Hamming distance of the phash")
+    ] = similar.MAX_DISTANCE,
 ) -> ImagePage:
-    """Images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of an object."""
+    """The caller's images, newest first; ``?status=`` filters by status, ``?source_key=`` finds the image of
+    an object, ``?similar_to=`` lists near-duplicates of one of them (nearest first, through the band index)."""
     settings = services.settings
+    if similar_to is not None:
+        return await _similar(services, principal.tenant, similar_to, max_distance, limit)
     if source_key is not None:
         # an object's image id derives from its key: one lookup, no scan
         image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)
-        record = await run_in_threadpool(services.records.get, image_id)
+        record = await run_in_threadpool(services.records.owned, image_id, principal.tenant)
         found: list[ImageRecord] = [record] if record and record.source.key == source_key else []
         return ImagePage(items=[view(services, r) for r in found if status is None or r.status is status], next=None)
     records, after = await run_in_threadpool(
-        lambda: services.records.page(status=status, limit=limit, after=_after(next))
+        lambda: services.records.page(principal.tenant, status=status, limit=limit, after=_after(next))
     )
     return ImagePage(items=[view(services, r) for r in records], next=_cursor(after))

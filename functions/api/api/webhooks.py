@@ -1,5 +1,6 @@
-"""Routes under /webhooks: a tenant's completion callbacks, and redelivery of those that ran out of tries. Each
-needs an admin key: an endpoint receives every image of the tenant, signed."""
+"""Routes under /webhooks: the caller's tenant's completion callbacks, and redelivery of those that ran out of
+tries. Registering, deleting and redelivering need ``images:write`` (an endpoint receives every image of the
+tenant, signed); listing needs ``images:read``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AdminPrincipal
+from api.auth import ReadPrincipal, WritePrincipal
 from api.errors import documented
 from api.services import ServicesDep
-from api.tenancy import TenantDep
 from imagepipe.completion import enqueue_delivery
 from imagepipe.egress import parse_target, resolve
 from imagepipe.errors import NotFound
@@ -41,9 +41,10 @@ class Redelivered(BaseModel):
 
 @router.post("", status_code=201, response_model=WebhookCreated, responses=documented(400, 409, 422))
 async def create_webhook(
-    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, request: WebhookRequest
+    services: ServicesDep, principal: WritePrincipal, request: WebhookRequest
 ) -> WebhookCreated:
     """Register an endpoint for completion callbacks; its signing secret is in this answer only."""
+    tenant = principal.tenant
     local = services.settings.local_mode
     await resolve(parse_target(request.url, local=local), local=local)  # the sender checks again every time
     webhook, secret = await run_in_threadpool(services.webhooks.create, tenant, request.url.strip())
@@ -51,26 +52,27 @@ async def create_webhook(
 
 
 @router.get("", response_model=WebhookList, responses=documented())
-async def list_webhooks(services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep) -> WebhookList:
+async def list_webhooks(services: ServicesDep, principal: ReadPrincipal) -> WebhookList:
     """The tenant's endpoints (never their secrets), each with its count of dead letters."""
-    return WebhookList(items=await run_in_threadpool(services.webhooks.listing, tenant))
+    return WebhookList(items=await run_in_threadpool(services.webhooks.listing, principal.tenant))
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=documented(404))
 async def delete_webhook(
-    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
+    services: ServicesDep, principal: WritePrincipal, webhook_id: str
 ) -> Response:
     """Stop calling an endpoint; its dead letters go with it."""
-    if not await run_in_threadpool(services.webhooks.delete, tenant, webhook_id):
+    if not await run_in_threadpool(services.webhooks.delete, principal.tenant, webhook_id):
         raise NotFound(f"no webhook {webhook_id!r}")
     return Response(status_code=204)
 
 
 @router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=documented(404))
 async def redeliver(
-    services: ServicesDep, principal: AdminPrincipal, tenant: TenantDep, webhook_id: str
+    services: ServicesDep, principal: WritePrincipal, webhook_id: str
 ) -> Redelivered:
     """Send an endpoint's dead letters again, each with its original body and delivery id."""
+    tenant = principal.tenant
     store = services.webhooks
     if await run_in_threadpool(store.endpoint, tenant, webhook_id) is None:
         raise NotFound(f"no webhook {webhook_id!r}")

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from imagepipe.completion import ImageSummary, enqueue_ended
 from imagepipe.jobs import enqueue_record
-from imagepipe.keys import image_id_for_object
+from imagepipe.keys import image_id_for_object, tenant_segment
 from imagepipe.models import Recipe, SourceObject, Status
 from imagepipe.records import Registration
 from imagepipe.retries import Ended, give_up, intake_verdict
@@ -39,12 +39,15 @@ async def announce(
     *,
     image_id: str | None = None,
     recipe: Recipe | None = None,
+    tenant: str | None = None,
     correlation_id: str | None = None,
     ended: Ended | None = None,
 ) -> Announced:
     """Register ``source`` on its record and queue it unless its job is queued or running. ``image_id`` and
     ``recipe`` are the API's (a new image); anything else derives the id from the key and gets the
-    record's recipe (the default for a new one). A record put back to ``queued`` (replay, reprocess) or
+    record's recipe (the default for a new one). ``tenant`` is the owner the caller knows (the API's caller, a
+    record's tenant); otherwise :func:`owner` decides, and a key the API wrote for one tenant never reaches
+    another tenant's record. A record put back to ``queued`` (replay, reprocess) or
     stuck (sweep) is announced with its own source and runs again. Stale, foreign, oversized and
     identical re-put versions are not queued; an oversized one is failed and ``ended`` told of it (by default
     an ``image_ended`` job: the API and the trigger reach neither webhooks nor events; the worker passes its own)."""
@@ -54,9 +57,12 @@ async def announce(
     if not source.key.startswith(settings.upload_prefix):
         return Announced(None, Outcome.SKIPPED, f"key outside {settings.upload_prefix!r}")
     image_id = image_id or image_id_for_object(source.bucket, source.key, settings.upload_prefix)
+    tenant_of: str = tenant if tenant is not None else await asyncio.to_thread(owner, source.key, services)
     registration, record = await asyncio.to_thread(
-        services.records.register, image_id, source, recipe or settings.default_recipe
+        services.records.register, image_id, source, recipe or settings.default_recipe, tenant_of
     )
+    if registration is Registration.FOREIGN:
+        return Announced(image_id, Outcome.SKIPPED, "the image belongs to another tenant than the key names")
     if registration is Registration.STALE:
         return Announced(image_id, Outcome.SKIPPED, "an older version than the one already tracked")
     if registration is Registration.IDENTICAL:
@@ -76,3 +82,12 @@ def _by_worker(services: Services) -> Ended:
         await enqueue_ended(await services.queue(), summary)
 
     return ended
+def owner(key: str, services: Services) -> str:
+    """The tenant of an object in the upload bucket: the tenant an API-written key names
+    (``uploads/{tenant}/{image_id}/{name}``); else the first path segment after the prefix when that tenant has
+    keys (one GetItem); else the default tenant (``uploads/photo.jpg``, ``uploads/holiday/x.jpg``)."""
+    settings = services.settings
+    named, written_by_api = tenant_segment(key, settings.upload_prefix)
+    if named is not None and (written_by_api or services.keys.has_tenant(named)):
+        return named
+    return settings.default_tenant

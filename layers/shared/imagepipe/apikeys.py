@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from imagepipe.aws import error_code
+from imagepipe.keys import TENANT_PATTERN
 from imagepipe.records import now, translated_errors
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ KEY_PREFIX = "ip_"
 _KEY = re.compile(r"^ip_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 
-Tenant = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="lower-case letters, digits, '-'")]
+Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="lower-case letters, digits, '-'")]
+# A marker item per tenant, written with its keys: "does this tenant have keys?" is one GetItem, not a Scan.
+_TENANT_MARKER = "tenant#"
 
 
 class Scope(StrEnum):
@@ -72,7 +75,9 @@ def _digest(presented: str) -> str:
 
 
 class ApiKeys:
-    """The keys table: DynamoDB PutItem, GetItem, Scan and UpdateItem, nothing else."""
+    """The keys table: DynamoDB PutItem, GetItem, Scan and UpdateItem, nothing else.
+
+    Besides the keys, one marker item per tenant that was ever given a key (``key_id`` = ``tenant#<name>``)."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -101,9 +106,19 @@ class ApiKeys:
         }
         if name:
             item["name"] = {"S": name}
+        marker = {"key_id": {"S": f"{_TENANT_MARKER}{tenant}"}, "tenant": {"S": tenant}}
         with translated_errors():
+            self._client.put_item(TableName=self._table, Item=marker)
             self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(key_id)")
         return issued
+
+    def has_tenant(self, tenant: str) -> bool:
+        """Whether ``tenant`` was ever given a key (revoking its keys keeps its objects its own)."""
+        with translated_errors():
+            item = self._client.get_item(
+                TableName=self._table, Key={"key_id": {"S": f"{_TENANT_MARKER}{tenant}"}}, ProjectionExpression="key_id"
+            )
+        return "Item" in item
 
     def verify(self, presented: str, *, local_mode: bool) -> ApiKey | None:
         """The key ``presented`` stands for, if it exists, matches, is not revoked and may be used here."""
@@ -126,7 +141,7 @@ class ApiKeys:
         keys: list[ApiKey] = []
         with translated_errors():
             for page in self._client.get_paginator("scan").paginate(TableName=self._table):
-                keys.extend(_key(item) for item in page.get("Items", []))
+                keys.extend(_key(item) for item in page.get("Items", []) if "hash" in item)
         return sorted(keys, key=lambda k: (k.created_at, k.key_id))
 
     def revoke(self, key_id: str) -> ApiKey | None:

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict
 
 from imagepipe.models import ErrorInfo, Status, VariantOutput
 from imagepipe.records import now
-from imagepipe.tenancy import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -36,7 +35,7 @@ class ImageSummary(BaseModel):
     status: Status
     variants: list[VariantOutput]
     error: ErrorInfo | None = None
-    tenant: str = DEFAULT_TENANT
+    tenant: str
 
 
 def delivery_body(summary: ImageSummary, delivery_id: str) -> str:

@@ -9,6 +9,9 @@ import uuid
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+"""A tenant's name: lower-case letters, digits and '-'; it is a path segment of every S3 key of the tenant."""
+_TENANT = re.compile(TENANT_PATTERN)
 MAX_NAME = 100
 _MAX_EXTENSION = 10
 # control, format (bidi overrides, zero-width), surrogate, private-use and unassigned characters
@@ -21,6 +24,10 @@ def new_image_id() -> str:
 
 def is_image_id(value: str) -> bool:
     return bool(_IMAGE_ID.match(value))
+
+
+def is_tenant(value: str) -> bool:
+    return bool(_TENANT.match(value))
 
 
 def safe_name(filename: str | None) -> str:
@@ -41,22 +48,47 @@ def safe_name(filename: str | None) -> str:
     return name.strip(".-_") or "upload"
 
 
-def upload_key(image_id: str, filename: str | None, prefix: str = "uploads/") -> str:
-    return f"{prefix}{image_id}/{safe_name(filename)}"
+def upload_key(tenant: str, image_id: str, filename: str | None, prefix: str = "uploads/") -> str:
+    return f"{prefix}{tenant}/{image_id}/{safe_name(filename)}"
 
 
-def output_key(image_id: str, variant: str, extension: str, prefix: str = "images/") -> str:
-    return f"{prefix}{image_id}/{variant}.{extension}"
+def output_key(tenant: str, image_id: str, variant: str, extension: str, prefix: str = "images/") -> str:
+    return f"{prefix}{tenant}/{image_id}/{variant}.{extension}"
+
+
+def _id_segments(key: str, prefix: str) -> tuple[str | None, str] | None:
+    """(tenant, image id) of a key the API wrote: ``{prefix}{tenant}/{image_id}/{name}``, or
+    ``{prefix}{image_id}/{name}`` (written before tenants, tenant None); None for any other key."""
+    if not key.startswith(prefix):
+        return None
+    parts = key[len(prefix) :].split("/")
+    if len(parts) >= 3 and is_tenant(parts[0]) and is_image_id(parts[1]) and all(parts[2:]):
+        return parts[0], parts[1]
+    if len(parts) == 2 and is_image_id(parts[0]) and parts[1]:
+        return None, parts[0]
+    return None
 
 
 def image_id_for_object(bucket: str, key: str, prefix: str = "uploads/") -> str:
     """The image id of an object in the upload bucket.
 
-    Keys the API wrote (``uploads/{image_id}/{name}``) keep their id; any other key gets an id derived
-    from bucket and key, so every announcement of one object maps to one record.
+    Keys the API writes (``uploads/{tenant}/{image_id}/{name}``, and ``uploads/{image_id}/{name}`` from before
+    tenants) keep their id; any other key gets an id derived from bucket and key, so every announcement of one
+    object maps to one record.
     """
-    if key.startswith(prefix):
-        head = key[len(prefix) :].split("/", 1)
-        if len(head) == 2 and is_image_id(head[0]):
-            return head[0]
+    found = _id_segments(key, prefix)
+    if found is not None:
+        return found[1]
     return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:32]
+
+
+def tenant_segment(key: str, prefix: str = "uploads/") -> tuple[str | None, bool]:
+    """The tenant a key names, and whether the key is one the API wrote (its tenant is then the key's own).
+
+    ``uploads/acme/x.jpg`` names ``acme`` (which owns it only if it has keys); ``uploads/x.jpg`` names none.
+    """
+    found = _id_segments(key, prefix)
+    if found is not None:
+        return found[0], found[0] is not None
+    parts = key[len(prefix) :].split("/") if key.startswith(prefix) else []
+    return (parts[0], False) if len(parts) >= 2 and is_tenant(parts[0]) else (None, False)

@@ -103,7 +103,7 @@ class Recipe(_Strict):
 
     variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
     filters: list[Filter] = Field(default_factory=list, max_length=MAX_FILTERS)
-    animated: Literal["first_frame"] = "first_frame"
+    animated: Literal["first_frame", "keep"] = "first_frame"
     focus: Focus | None = None
 
     @model_validator(mode="after")
@@ -159,6 +159,15 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+class Placeholder(BaseModel):
+    """What a client paints before the image arrives (docs/analysis.md)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    blurhash: str
+    thumbhash: str  # standard base64
+
+
 class ImageMetadata(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
@@ -171,6 +180,9 @@ class ImageMetadata(BaseModel):
     frames: int
     exif: dict[str, str] = Field(default_factory=dict)
     dominant_color: str
+    # absent on records made before the analysis image carried them
+    placeholder: Placeholder | None = None
+    phash: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
 
 
 class ImageRecord(BaseModel):
@@ -188,3 +200,5 @@ class ImageRecord(BaseModel):
     attempts: int = 0
     created_at: str
     updated_at: str
+    tenant: str
+    """whose image it is; a record from before tenants reads as the default tenant"""

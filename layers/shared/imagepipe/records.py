@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from imagepipe import similar
 from imagepipe.aws import error_code, is_transient
 from imagepipe.errors import TransientError
 from imagepipe.models import (
@@ -25,7 +26,7 @@ from imagepipe.models import (
     Status,
     VariantOutput,
 )
-from imagepipe.table import BY_CREATED_INDEX, BY_STATUS_INDEX, LISTING_PARTITION
+from imagepipe.table import BY_CREATED_INDEX, BY_STATUS_INDEX, listing_partition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,6 +45,7 @@ class Registration(StrEnum):
     DUPLICATE = "duplicate"  # this version is already tracked
     IDENTICAL = "identical"  # a newer version with the processed version's content: tracked, result kept
     STALE = "stale"  # an older version than the one tracked
+    FOREIGN = "foreign"  # the record is another tenant's: nothing written
 
 
 def is_newer(sequencer: str | None, than: str | None) -> bool:
@@ -75,8 +77,8 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
-def _record(item: dict[str, Any]) -> ImageRecord:
-    return ImageRecord.model_validate(_plain(_from_item(item)))
+def _record(item: dict[str, Any], default_tenant: str) -> ImageRecord:
+    return ImageRecord.model_validate({"tenant": default_tenant, **_plain(_from_item(item))})
 
 
 def _plain(value: Any) -> Any:
@@ -103,46 +105,63 @@ def translated_errors() -> Iterator[None]:
 class ImageRecords:
     """The images table. Every status change is one conditional write on the version it is meant for."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, default_tenant: str = "local") -> None:
         self._client = client
         self._table = table_name
+        self._default_tenant = default_tenant
 
-    def create(self, image_id: str, source: SourceObject, recipe: Recipe) -> ImageRecord | None:
-        """Write a new ``queued`` record and return it; None when one already exists."""
-        record, existing = self._insert(image_id, source, recipe)
+    def _record(self, item: dict[str, Any]) -> ImageRecord:
+        return _record(item, self._default_tenant)
+
+    def create(self, image_id: str, source: SourceObject, recipe: Recipe, tenant: str) -> ImageRecord | None:
+        """Write a new ``queued`` record of ``tenant`` and return it; None when one already exists."""
+        record, existing = self._insert(image_id, source, recipe, tenant)
         return None if existing else record
 
-    def _insert(self, image_id: str, source: SourceObject, recipe: Recipe) -> tuple[ImageRecord, ImageRecord | None]:
+    def _insert(
+        self, image_id: str, source: SourceObject, recipe: Recipe, tenant: str
+    ) -> tuple[ImageRecord, ImageRecord | None]:
         """The new record, and the one that was there instead when there was one (then nothing is written)."""
         stamp = now()
         record = ImageRecord(
-            image_id=image_id, status=Status.QUEUED, source=source, recipe=recipe, created_at=stamp, updated_at=stamp
+            image_id=image_id,
+            status=Status.QUEUED,
+            source=source,
+            recipe=recipe,
+            created_at=stamp,
+            updated_at=stamp,
+            tenant=tenant,
         )
         try:
             with translated_errors():
                 self._client.put_item(
                     TableName=self._table,
-                    Item=_to_item({**record.model_dump(mode="json"), "listing": LISTING_PARTITION}),
+                    Item=_to_item({**record.model_dump(mode="json"), "listing": listing_partition(tenant)}),
                     ConditionExpression="attribute_not_exists(image_id)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return record, _refused_item(exc)
+            return record, self._refused_item(exc)
         return record, None
 
-    def register(self, image_id: str, source: SourceObject, recipe: Recipe) -> tuple[Registration, ImageRecord]:
-        """Make the record track ``source`` unless it already tracks that version or a newer one; returns
-        what happened and the record as it now stands.
+    def register(
+        self, image_id: str, source: SourceObject, recipe: Recipe, tenant: str
+    ) -> tuple[Registration, ImageRecord]:
+        """Make the record track ``source`` unless it already tracks that version or a newer one, or belongs to
+        another tenant than ``tenant`` (a new record is ``tenant``'s); returns what happened and the record as
+        it now stands.
 
         Concurrent announcements race through conditional writes: each update is conditioned on the
         version it read, and a lost race is decided again on the item the failed write returns.
         """
         for _ in range(5):
-            new, record = self._insert(image_id, source, recipe)
+            new, record = self._insert(image_id, source, recipe, tenant)
             if record is None:
                 return Registration.CREATED, new
+            if record.tenant != tenant:
+                return Registration.FOREIGN, record
             current = record.source
             if current.version == source.version:
                 if source.sequencer and not current.sequencer:
@@ -202,10 +221,16 @@ class ImageRecords:
         with translated_errors():
             resp = self._client.get_item(TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True)
         item = resp.get("Item")
-        return _record(item) if item else None
+        return self._record(item) if item else None
 
-    def start(self, image_id: str, version: str) -> StartOutcome:
-        """Move the record of this version to ``processing`` and count the attempt."""
+    def owned(self, image_id: str, tenant: str) -> ImageRecord | None:
+        """The record of ``image_id`` if it is ``tenant``'s: another tenant's image does not exist for it."""
+        record = self.get(image_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    def start(self, image_id: str, version: str) -> tuple[StartOutcome, ImageRecord | None]:
+        """Move the record of this version to ``processing`` and count the attempt; the outcome and the record
+        (as it now stands when started, as it stood otherwise)."""
         applied, record = self._update(
             image_id,
             version,
@@ -216,32 +241,61 @@ class ImageRecords:
             values={":processing": Status.PROCESSING.value, ":queued": Status.QUEUED.value, ":zero": 0, ":one": 1},
         )
         if applied:
-            return StartOutcome.STARTED
+            return StartOutcome.STARTED, record
         if record is None:
-            return StartOutcome.MISSING
-        return StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE
+            return StartOutcome.MISSING, None
+        return (StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE), record
 
     def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
-        """Record the result; False when the record moved on (another version, or already final)."""
+        """Record the result, and the hash's bands for ``similar_to`` (imagepipe.similar); False when the
+        record moved on (another version, or already final)."""
+        indexed = similar.index_attributes(metadata.phash) if metadata.phash else {}
+        names = {"#s": "status", "#e": "error", **{f"#{k}": k for k in indexed}}
+        values = {f":{k}": v for k, v in indexed.items()}
+        index_update = "".join(f", #{k} = :{k}" for k in indexed)
+        if indexed:
+            # a record from before tenants is indexed under the tenant it reads as
+            index_update += ", #tenant = if_not_exists(#tenant, :default_tenant)"
+            names["#tenant"], values[":default_tenant"] = "tenant", self._default_tenant
         applied, _ = self._update(
             image_id,
             version,
-            update="SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now REMOVE #e",
+            update="SET #s = :succeeded, variants = :variants, metadata = :metadata, updated_at = :now"
+            f"{index_update} REMOVE #e",
             condition="#s = :processing",
-            names={"#s": "status", "#e": "error"},
+            names=names,
             values={
                 ":succeeded": Status.SUCCEEDED.value,
                 ":processing": Status.PROCESSING.value,
                 ":variants": [v.model_dump(mode="json") for v in variants],
                 ":metadata": metadata.model_dump(mode="json"),
+                **values,
             },
         )
         return applied
 
-    def fail(self, image_id: str, version: str, error: ErrorInfo) -> bool:
-        """Fail a version that is queued or processing; False when the record moved on. Called by
-        :func:`imagepipe.retries.give_up` only."""
-        applied, _ = self._update(
+    def similar(self, tenant: str, phash: str, max_distance: int, limit: int) -> list[tuple[ImageRecord, int]]:
+        """``tenant``'s succeeded records whose hash is within ``max_distance`` of ``phash``, nearest first
+        (newest first among equals), at most ``limit``: found through the band indexes, never a scan."""
+        near = similar.near(self._client, self._table, tenant, phash, max_distance)
+        found: list[tuple[ImageRecord, int]] = []
+        for image_id in sorted(near, key=near.__getitem__):
+            if len(found) >= limit and near[image_id] > found[-1][1]:
+                break  # every record left is farther than a full page
+            record = self.owned(image_id, tenant)
+            # the index may lag a record queued again: its own metadata decides
+            if record is None or record.status is not Status.SUCCEEDED or record.metadata is None:
+                continue
+            if record.metadata.phash is None or similar.hamming(phash, record.metadata.phash) > max_distance:
+                continue
+            found.append((record, similar.hamming(phash, record.metadata.phash)))
+        found.sort(key=lambda pair: (pair[1], _newest_first(pair[0])))
+        return found[:limit]
+
+    def fail(self, image_id: str, version: str, error: ErrorInfo) -> ImageRecord | None:
+        """Fail a version that is queued or processing: the failed record, None when the record moved on.
+        Called by :func:`imagepipe.retries.give_up` only."""
+        applied, record = self._update(
             image_id,
             version,
             update="SET #s = :failed, #e = :error, updated_at = :now",
@@ -254,7 +308,7 @@ class ImageRecords:
                 ":processing": Status.PROCESSING.value,
             },
         )
-        return applied
+        return record if applied else None
 
     def delete(self, image_id: str) -> None:
         with translated_errors():
@@ -289,48 +343,75 @@ class ImageRecords:
         return applied
 
     def by_status(self, status: Status, limit: int, updated_before: str | None = None) -> list[ImageRecord]:
-        """Up to ``limit`` records in ``status``, oldest first, optionally only those untouched since a time."""
-        query = self._index_query(status)
+        """Up to ``limit`` records in ``status`` of every tenant, oldest first, optionally only those untouched
+        since a time."""
+        query = self._status_query(status)
         if updated_before is not None:
             query["FilterExpression"] = "updated_at < :before"
             query["ExpressionAttributeValues"][":before"] = {"S": updated_before}
         found: list[ImageRecord] = []
         with translated_errors():
             for page in self._client.get_paginator("query").paginate(**query):
-                found.extend(_record(i) for i in page.get("Items", []))
+                found.extend(self._record(i) for i in page.get("Items", []))
                 if len(found) >= limit:
                     break
         return found[:limit]
 
     def page(
-        self, *, status: Status | None, limit: int, after: dict[str, Any] | None
+        self, tenant: str, *, status: Status | None, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[ImageRecord], dict[str, Any] | None]:
-        """One page of records, newest first (all, or those in ``status``), and where the next one starts."""
-        query = {**self._index_query(status), "ScanIndexForward": False, "Limit": limit}
-        if after:
-            query["ExclusiveStartKey"] = after
-        with translated_errors():
-            resp = self._client.query(**query)
-        return [_record(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+        """One page of ``tenant``'s records, newest first (all, or those in ``status``), and where the next one
+        starts. A Query of the tenant's partition of ``by_created``; ``status`` filters it, reading at most
+        ``LISTING_READ_BUDGET`` items per page (a page may then hold fewer than ``limit``, with a cursor)."""
+        partition = listing_partition(tenant)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "listing = :p",
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            query["FilterExpression"] = "#s = :s"
+            query["ExpressionAttributeNames"] = {"#s": "status"}
+            query["ExpressionAttributeValues"][":s"] = {"S": status.value}
+        # a cursor names a place in the caller's own partition, whatever it says
+        start = {**after, "listing": {"S": partition}} if after else None
+        found: list[ImageRecord] = []
+        read = 0
+        while True:
+            size = limit - len(found) if status is None else LISTING_READ_BUDGET // 4
+            if start:
+                query["ExclusiveStartKey"] = start
+            with translated_errors():
+                resp = self._client.query(**query, Limit=size)
+            items = [self._record(i) for i in resp.get("Items", [])]
+            read += resp.get("ScannedCount", len(items))
+            start = resp.get("LastEvaluatedKey")
+            for record in items:
+                if len(found) == limit:
+                    return found, _listing_key(found[-1])  # more matched than fit: resume after the last shown
+                if record.tenant == tenant:
+                    found.append(record)
+            if start is None or len(found) == limit or read >= LISTING_READ_BUDGET:
+                return found, start
 
     def count(self, status: Status) -> int:
+        """Records in ``status``, every tenant's (the dead-letter count)."""
         total = 0
         with translated_errors():
-            for page in self._client.get_paginator("query").paginate(**self._index_query(status), Select="COUNT"):
+            for page in self._client.get_paginator("query").paginate(**self._status_query(status), Select="COUNT"):
                 total += page.get("Count", 0)
         return total
 
-    def _index_query(self, status: Status | None) -> dict[str, Any]:
-        """Query arguments for the records in ``status`` (``by_status``), or for all (``by_created``)."""
-        index, key, value = (
-            (BY_STATUS_INDEX, "status", status.value) if status else (BY_CREATED_INDEX, "listing", LISTING_PARTITION)
-        )
+    def _status_query(self, status: Status) -> dict[str, Any]:
+        """Query arguments for every tenant's records in ``status`` (``by_status``: the sweep, dead letters)."""
         return {
             "TableName": self._table,
-            "IndexName": index,
+            "IndexName": BY_STATUS_INDEX,
             "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key},
-            "ExpressionAttributeValues": {":v": {"S": value}},
+            "ExpressionAttributeNames": {"#k": "status"},
+            "ExpressionAttributeValues": {":v": {"S": status.value}},
         }
 
     def existing(self, image_ids: list[str]) -> set[str]:
@@ -357,10 +438,11 @@ class ImageRecords:
         values: dict[str, Any],
     ) -> tuple[bool, ImageRecord | None]:
         """Apply ``update`` (which sets ``updated_at = :now``) when the record tracks ``version`` and
-        ``condition`` holds. Returns (applied, the record as it stood when the condition refused it)."""
+        ``condition`` holds. Returns (applied, the record as it now stands, or as it stood when the condition
+        refused it)."""
         try:
             with translated_errors():
-                self._client.update_item(
+                resp = self._client.update_item(
                     TableName=self._table,
                     Key={"image_id": {"S": image_id}},
                     UpdateExpression=update,
@@ -368,15 +450,33 @@ class ImageRecords:
                     ExpressionAttributeNames={"#src": "source", "#v": "version", **names},
                     ExpressionAttributeValues=_to_item({**values, ":now": now(), ":version": version}),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    ReturnValues="ALL_NEW",
                 )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return False, _refused_item(exc)
-        return True, None
+            return False, self._refused_item(exc)
+        return True, self._record(resp["Attributes"])
+
+    def _refused_item(self, exc: ClientError) -> ImageRecord | None:
+        """The item a refused conditional write returns (``ReturnValuesOnConditionCheckFailure``)."""
+        item: object = dict(exc.response).get("Item")
+        return self._record(item) if isinstance(item, dict) and item else None
 
 
-def _refused_item(exc: ClientError) -> ImageRecord | None:
-    """The item a refused conditional write returns (``ReturnValuesOnConditionCheckFailure``)."""
-    item: object = dict(exc.response).get("Item")
-    return _record(item) if isinstance(item, dict) and item else None
+def _newest_first(record: ImageRecord) -> str:
+    """A sort key that puts later ``created_at`` stamps first (ISO stamps of one length)."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in record.created_at)
+
+
+# items a filtered listing page reads at most (each Query reads up to a quarter of it)
+LISTING_READ_BUDGET = 400
+
+
+def _listing_key(record: ImageRecord) -> dict[str, Any]:
+    """The ``by_created`` position of a record: where a page that ends with it resumes."""
+    return {
+        "image_id": {"S": record.image_id},
+        "listing": {"S": listing_partition(record.tenant)},
+        "created_at": {"S": record.created_at},
+    }

@@ -43,7 +43,9 @@ async def replay(
     for record in chosen:
         if not await asyncio.to_thread(records.requeue, record.image_id, record.source.version):
             continue  # it moved on meanwhile
-        if (await announce(record.source, services, image_id=record.image_id)).outcome is Outcome.ENQUEUED:
+        if (
+            await announce(record.source, services, image_id=record.image_id, tenant=record.tenant)
+        ).outcome is Outcome.ENQUEUED:
             queued.append(record)
     return queued
 

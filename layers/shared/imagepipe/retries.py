@@ -66,8 +66,10 @@ async def give_up(
     """Record ``error`` as the version's final failure and tell ``ended``; False (and nobody told) when the
     record had moved on."""
     info = ErrorInfo(**error.as_dict())
-    if not await asyncio.to_thread(records.fail, image_id, version, info):
+    failed = await asyncio.to_thread(records.fail, image_id, version, info)
+    if failed is None:
         return False
     if ended is not None:
-        await ended(ImageSummary(image_id=image_id, status=Status.FAILED, variants=[], error=info))
+        summary = ImageSummary(image_id=image_id, tenant=failed.tenant, status=Status.FAILED, variants=[], error=info)
+        await ended(summary)
     return True

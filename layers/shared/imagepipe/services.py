@@ -41,7 +41,7 @@ class Services:
         services = cls(
             settings,
             ImageStore(s3_client()),
-            ImageRecords(dynamodb, settings.table_name),
+            ImageRecords(dynamodb, settings.table_name, settings.default_tenant),
             ApiKeys(dynamodb, settings.keys_table),
             WebhookStore(dynamodb, settings.webhooks_table),
         )

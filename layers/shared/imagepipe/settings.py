@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from imagepipe.keys import TENANT_PATTERN
 from imagepipe.models import DEFAULT_RECIPE, Recipe
 
 
@@ -30,10 +31,17 @@ class Settings(BaseSettings):
     output_prefix: str = "images/"
 
     default_recipe: Recipe = DEFAULT_RECIPE
+    # the tenant of objects dropped into the upload bucket under no tenant's name, and of records made before tenants
+    default_tenant: str = Field(default="local", pattern=TENANT_PATTERN)
+    # set (API only) when API Gateway's JWT authorizer stands in front: the claim that names the caller's tenant
+    jwt_tenant_claim: str = ""
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_frames: int = Field(default=100, ge=1)
+    max_animation_pixels: int = Field(
+        default=100_000_000, ge=1, description="frames x width x height of an animation kept animated"
+    )
     max_output_dimension: int = Field(default=4096, ge=1)
     # one recipe's cost: the sum of its variants' boxes, and AVIF (the slowest encoder) kept smaller
     max_recipe_pixels: int = Field(default=25_000_000, ge=1)

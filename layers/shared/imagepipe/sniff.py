@@ -4,7 +4,8 @@ Shared by the API (what it stores) and the CLI (which files it submits)."""
 from __future__ import annotations
 
 UNKNOWN = "application/octet-stream"
-HEAD_BYTES = 16
+HEIC = "image/heic"
+HEAD_BYTES = 32
 """how many leading bytes :func:`sniff_content_type` looks at"""
 
 SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -14,15 +15,35 @@ SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"GIF89a", 0, "image/gif"),
     (b"WEBP", 8, "image/webp"),
     (b"ftypavif", 4, "image/avif"),
-    (b"ftypheic", 4, "image/heic"),
     (b"II*\x00", 0, "image/tiff"),
     (b"MM\x00*", 0, "image/tiff"),
     (b"BM", 0, "image/bmp"),
 )
 
 
+# ISO base media files (HEIF, AVIF): the ftyp box's major brand, then its compatible brands
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"miaf"})  # the container's own: decided by the other brands
+
+
+def _iso_media_type(head: bytes) -> str | None:
+    if head[4:8] != b"ftyp":
+        return None
+    end = min(len(head), int.from_bytes(head[:4], "big"))
+    brands = [head[8:12]] + [head[at : at + 4] for at in range(16, end - 3, 4)]
+    if any(brand in _AVIF_BRANDS for brand in brands):
+        return "image/avif"
+    if any(brand in _HEIC_BRANDS or brand in _HEIF_BRANDS for brand in brands):
+        return HEIC
+    return None
+
+
 def sniff_content_type(head: bytes) -> str:
     """The image type the first :data:`HEAD_BYTES` bytes announce, else :data:`UNKNOWN`."""
+    iso = _iso_media_type(head)
+    if iso is not None:
+        return iso
     for signature, offset, content_type in SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
             return content_type

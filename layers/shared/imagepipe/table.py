@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagepipe.similar import ATTRIBUTES as BAND_ATTRIBUTES
+from imagepipe.similar import INDEXES as SIMILAR_INDEXES
+
 BY_STATUS_INDEX = "by_status"
 BY_CREATED_INDEX = "by_created"
-LISTING_PARTITION = "image"
+
+
+def listing_partition(tenant: str) -> str:
+    """A tenant's partition of ``by_created`` (its ``listing`` attribute): ``GET /images`` is a Query of it.
+    Records from before tenants are in the partition ``image``, which no tenant name reaches."""
+    return f"tenant#{tenant}"
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -19,6 +27,8 @@ def table_definition(name: str) -> dict[str, Any]:
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "listing", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            *({"AttributeName": band, "AttributeType": "S"} for band in BAND_ATTRIBUTES),
         ],
         "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -38,6 +48,18 @@ def table_definition(name: str) -> dict[str, Any]:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
+            # GET /images?similar_to=: one sparse index per band of the perceptual hash (imagepipe.similar)
+            *(
+                {
+                    "IndexName": index,
+                    "KeySchema": [
+                        {"AttributeName": band, "KeyType": "HASH"},
+                        {"AttributeName": "tenant", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["phash"]},
+                }
+                for index, band in zip(SIMILAR_INDEXES, BAND_ATTRIBUTES, strict=True)
+            ),
         ],
     }
 
