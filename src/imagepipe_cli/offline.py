@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from imagepipe.errors import ImagePipeError
-from imagepipe.models import Recipe
+from imagepipe.models import ImageMetadata, Recipe
 from imagepipe_engine import EngineName, Limits, engine
 
 
@@ -46,6 +46,26 @@ def output_dirs(files: list[Path], out: Path) -> list[Path]:
         seen[path.stem] = seen.get(path.stem, 0) + 1
         dirs.append(out / (path.stem if seen[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}"))
     return dirs
+
+
+def largest_first(work: list[FileJob]) -> list[FileJob]:
+    """The jobs, the largest files first: the longest renders start early, so no process is left with one
+    while the others have nothing to do (a PNG takes three times a JPEG of the same pixels)."""
+    return sorted(work, key=lambda job: _size(job.source), reverse=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # run() reports it
+
+
+def warm(name: EngineName) -> None:
+    """A pool process's initializer: import the engine and build what its first job would (the metadata's
+    serializer), before any job arrives."""
+    engine(name)
+    ImageMetadata.model_rebuild()  # its schema is deferred to first use (models.py)
 
 
 def run(job: FileJob) -> dict[str, Any]:
