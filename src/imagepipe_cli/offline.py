@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from imagepipe.errors import ImagePipeError
-from imagepipe.models import ImageMetadata, Recipe
+from imagepipe.models import Recipe
 from imagepipe_engine import EngineName, Limits, engine
 
 
@@ -59,13 +59,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0  # run() reports it
-
-
-def warm(name: EngineName) -> None:
-    """A pool process's initializer: import the engine and build what its first job would (the metadata's
-    serializer), before any job arrives."""
-    engine(name)
-    ImageMetadata.model_rebuild()  # its schema is deferred to first use (models.py)
 
 
 def run(job: FileJob) -> dict[str, Any]:

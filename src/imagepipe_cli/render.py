@@ -15,8 +15,9 @@ import typer
 from imagepipe.errors import InvalidRecipe
 from imagepipe.recipes import parse_recipe
 from imagepipe.settings import get_settings
-from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, run, warm
+from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, run
 from imagepipe_engine import Limits, engine_name
+from imagepipe_engine.select import warm
 
 if TYPE_CHECKING:
     from rich.progress import Progress
