@@ -21,6 +21,7 @@ from imagepipe.completion import DELIVER_WEBHOOK, IMAGE_ENDED
 from imagepipe.services import Services
 from imagepipe.settings import Settings, get_settings
 from imagepipe_engine import Limits, engine, engine_name
+from imagepipe_engine.select import warm
 from observability import logger
 from pipeline import WorkerContext, process_image
 from sweeper import sweep
@@ -32,7 +33,15 @@ def imaging_executor(settings: Settings) -> Executor:
     if settings.imaging_executor == "thread":
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaging")
     # spawn: forking a process that runs threads (boto3, asyncio) is unsafe
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm,
+        initargs=(engine_name(settings.engine),),
+    )
+    for _ in range(workers):  # start them all now, each importing its engine, not one by one under the first jobs
+        pool.submit(int)
+    return pool
 
 
 def build_context(settings: Settings, pool: ArqRedis) -> WorkerContext:

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,8 +15,9 @@ import typer
 from imagepipe.errors import InvalidRecipe
 from imagepipe.recipes import parse_recipe
 from imagepipe.settings import get_settings
-from imagepipe_cli.offline import FileJob, input_files, output_dirs, run
+from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, run
 from imagepipe_engine import Limits, engine_name
+from imagepipe_engine.select import warm
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -50,11 +51,18 @@ def render(
     limits = Limits(
         settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels
     )
-    work = [
-        FileJob(path, out_dir, chosen, parsed, limits, settings.max_upload_bytes)
-        for path, out_dir in zip(files, output_dirs(files, out), strict=True)
-    ]
-    failed = _run_all(work, jobs or os.cpu_count() or 1, json_lines)
+    processes = min(jobs or os.cpu_count() or 1, len(files))
+    # spawn: the progress bar runs a thread, and forking a threaded process is unsafe
+    with ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm, initargs=(chosen,)
+    ) as pool:
+        for _ in range(processes):  # start every process now: each imports its engine while this one goes on
+            pool.submit(int)
+        work = [
+            FileJob(path, out_dir, chosen, parsed, limits, settings.max_upload_bytes)
+            for path, out_dir in zip(files, output_dirs(files, out), strict=True)
+        ]
+        failed = _run_all(pool, largest_first(work), json_lines)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -67,27 +75,24 @@ def _recipe_text(recipe: str | None) -> str | None:
         raise typer.BadParameter(f"cannot read {recipe[1:]}: {exc.strerror}", param_hint="--recipe") from exc
 
 
-def _run_all(work: list[FileJob], processes: int, json_lines: bool) -> int:
-    """Render every job in a process pool, reporting each as it finishes; the number that failed."""
+def _run_all(pool: Executor, work: list[FileJob], json_lines: bool) -> int:
+    """Render every job in ``pool``, in the order given, reporting each as it finishes; the number that failed."""
     failed = 0
     progress = _progress() if sys.stdout.isatty() and not json_lines else None
-    # spawn: the progress bar runs a thread, and forking a threaded process is unsafe
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(processes, len(work)), mp_context=context) as pool:
-        futures = [pool.submit(run, job) for job in work]
-        task = progress.add_task("rendering", total=len(work)) if progress else None
+    futures = [pool.submit(run, job) for job in work]
+    task = progress.add_task("rendering", total=len(work)) if progress else None
+    if progress:
+        progress.start()
+    try:
+        for future in as_completed(futures):
+            result = future.result()
+            failed += result["status"] != "succeeded"
+            _report(result, json_lines, progress)
+            if progress and task is not None:
+                progress.advance(task)
+    finally:
         if progress:
-            progress.start()
-        try:
-            for future in as_completed(futures):
-                result = future.result()
-                failed += result["status"] != "succeeded"
-                _report(result, json_lines, progress)
-                if progress and task is not None:
-                    progress.advance(task)
-        finally:
-            if progress:
-                progress.stop()
+            progress.stop()
     return failed
 
 

@@ -37,3 +37,12 @@ def engine(name: str | None = None) -> Render:
     by name into a process pool."""
     module = importlib.import_module(f"imagepipe_engine.{engine_name(name)}")
     return cast(Render, module.render)
+
+
+def warm(name: str | None = None) -> None:
+    """A pool process's initializer: import the engine and build what its first render would (the metadata
+    model's schema, deferred in models.py), before a job arrives."""
+    from imagepipe.models import ImageMetadata
+
+    engine(name)
+    ImageMetadata.model_rebuild()

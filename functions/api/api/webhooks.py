@@ -40,9 +40,7 @@ class Redelivered(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, responses=documented(400, 409, 422))
-async def create_webhook(
-    services: ServicesDep, principal: WritePrincipal, request: WebhookRequest
-) -> WebhookCreated:
+async def create_webhook(services: ServicesDep, principal: WritePrincipal, request: WebhookRequest) -> WebhookCreated:
     """Register an endpoint for completion callbacks; its signing secret is in this answer only."""
     tenant = principal.tenant
     local = services.settings.local_mode
@@ -58,9 +56,7 @@ async def list_webhooks(services: ServicesDep, principal: ReadPrincipal) -> Webh
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=documented(404))
-async def delete_webhook(
-    services: ServicesDep, principal: WritePrincipal, webhook_id: str
-) -> Response:
+async def delete_webhook(services: ServicesDep, principal: WritePrincipal, webhook_id: str) -> Response:
     """Stop calling an endpoint; its dead letters go with it."""
     if not await run_in_threadpool(services.webhooks.delete, principal.tenant, webhook_id):
         raise NotFound(f"no webhook {webhook_id!r}")
@@ -68,9 +64,7 @@ async def delete_webhook(
 
 
 @router.post("/{webhook_id}/redeliver", status_code=202, response_model=Redelivered, responses=documented(404))
-async def redeliver(
-    services: ServicesDep, principal: WritePrincipal, webhook_id: str
-) -> Redelivered:
+async def redeliver(services: ServicesDep, principal: WritePrincipal, webhook_id: str) -> Redelivered:
     """Send an endpoint's dead letters again, each with its original body and delivery id."""
     tenant = principal.tenant
     store = services.webhooks

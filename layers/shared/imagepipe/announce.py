@@ -82,6 +82,8 @@ def _by_worker(services: Services) -> Ended:
         await enqueue_ended(await services.queue(), summary)
 
     return ended
+
+
 def owner(key: str, services: Services) -> str:
     """The tenant of an object in the upload bucket: the tenant an API-written key names
     (``uploads/{tenant}/{image_id}/{name}``); else the first path segment after the prefix when that tenant has
