@@ -15,11 +15,10 @@ from typing import cast
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence, features
 
-from imagepipe.errors import InvalidRecipe
 from imagepipe.models import Autocontrast, Blur, Filter, Fit, Grayscale, OutputFormat, Recipe, Sharpen, Variant
 from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, from_pil
-from imagepipe_engine import analysis, animation, colour, geometry, probe
-from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
+from imagepipe_engine import analysis, animation, colour, flow, geometry, probe
+from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress
 
 NAME = "pillow"
 
@@ -42,22 +41,11 @@ _GAP = 3.0
 
 
 def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None) -> Rendered:
-    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first, telling
-    ``progress`` each step (contract.py)."""
-    report = progress or no_progress
-    if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
-        raise InvalidRecipe("this worker cannot encode AVIF")
+    """The Pillow engine's :func:`imagepipe_engine.flow.render`."""
     # Pillow warns about broken EXIF, malformed MPO headers and the like; the outcome says all that matters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report("decoding", 0, len(recipe.variants))
-        header, source = decode(data, recipe.variants, limits)
-        small = analysis_image(source)  # before the filters: a grayscale recipe changes no hash
-        image = _filtered(source, recipe.filters)
-        variants = _render_variants(image, recipe, limits.max_output_dimension, small, report)
-        if animation.animates(recipe, header):
-            variants = _animated(data, header, recipe, limits, small, variants)
-    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
+        return flow.render(_steps(), data, recipe, limits, progress)
 
 
 def can_encode_avif() -> bool:
@@ -263,3 +251,8 @@ def _encode(image: Image.Image, variant: Variant) -> RenderedVariant:
 def analysis_image(im: Image.Image) -> AnalysisImage:
     """The engine-neutral analysis image of the decoded source (``imagepipe_analysis``)."""
     return from_pil(im)
+
+
+def _steps() -> flow.Steps[Image.Image]:
+    # built per call, from the module's functions as they are then (a test may stand in for one)
+    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered, _render_variants, _animated)

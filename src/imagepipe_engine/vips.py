@@ -23,7 +23,7 @@ from functools import cache
 import pyvips
 from PIL import Image
 
-from imagepipe.errors import ImagePipeError, InvalidImage, InvalidRecipe, TooManyFrames
+from imagepipe.errors import ImagePipeError, InvalidImage, TooManyFrames
 from imagepipe.models import (
     Autocontrast,
     Blur,
@@ -36,8 +36,8 @@ from imagepipe.models import (
     Variant,
 )
 from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, analysis_size, from_pil
-from imagepipe_engine import analysis, animation, colour, geometry, pillow, probe
-from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
+from imagepipe_engine import analysis, animation, colour, flow, geometry, pillow, probe
+from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress
 
 NAME = "vips"
 
@@ -84,19 +84,8 @@ _NO_METADATA = 0  # ForeignKeep.NONE: outputs carry pixels only (no EXIF, XMP, I
 
 
 def render(data: bytes, recipe: Recipe, limits: Limits, progress: ReportProgress | None = None) -> Rendered:
-    """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first, telling
-    ``progress`` each step (contract.py)."""
-    report = progress or no_progress
-    if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not can_encode_avif():
-        raise InvalidRecipe("this worker cannot encode AVIF")
-    report("decoding", 0, len(recipe.variants))
-    header, image = decode(data, recipe.variants, limits)
-    small = analysis_image(image)  # before the filters: a grayscale recipe changes no hash
-    image = _filtered(image, recipe.filters)
-    variants = _render_variants(image, recipe, limits.max_output_dimension, small, report)
-    if animation.animates(recipe, header):
-        variants = _animated(data, header, recipe, limits, small, variants)
-    return Rendered(variants=variants, metadata=probe.metadata(header, data, analysis.findings(small)))
+    """The libvips engine's :func:`imagepipe_engine.flow.render`."""
+    return flow.render(_steps(), data, recipe, limits, progress)
 
 
 @cache
@@ -391,3 +380,8 @@ def analysis_image(image: pyvips.Image) -> AnalysisImage:
         image = image.shrink(x_factor, y_factor, ceil=True).cast("uchar")
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
     return from_pil(Image.frombytes(mode, (image.width, image.height), image.write_to_memory()))
+
+
+def _steps() -> flow.Steps[pyvips.Image]:
+    # built per call, from the module's functions as they are then (a test may stand in for one)
+    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered, _render_variants, _animated)
