@@ -14,14 +14,13 @@ from api.auth import Principal, ReadPrincipal, WritePrincipal
 from api.errors import documented
 from api.observability import count, logger
 from api.services import Services, ServicesDep
-from api.sniff import sniff_content_type
 from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
 from imagepipe.keys import is_image_id, new_image_id, upload_key
 from imagepipe.models import ImageRecord, Status, VariantOutput
 from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
-from imagepipe.sniff import HEAD_BYTES
+from imagepipe.sniff import HEAD_BYTES, sniff_content_type
 
 router = APIRouter(prefix="/images", tags=["images"])
 
