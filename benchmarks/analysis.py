@@ -53,7 +53,7 @@ def measure(megapixels: float = 12.0, repeat: int = 20) -> dict[str, tuple[float
     data = jpeg(megapixels)
     found: dict[str, tuple[float, float]] = {}
     for name, module in (("vips", vips), ("pillow", pillow)):
-        source = module.decode(data, DEFAULT_RECIPE.variants, LIMITS)[1]
+        source = module.decode(data, DEFAULT_RECIPE, LIMITS)[1]
         image = module.analysis_image(source)
         calls: dict[str, Callable[[], object]] = {
             "analysis_image": partial(module.analysis_image, source),

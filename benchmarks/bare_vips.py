@@ -26,13 +26,15 @@ THUMB, MEDIUM, LARGE = 256, 1024, 2048
 
 
 def variants(data: bytes) -> list[bytes]:
-    """Decode once (shrunk on load as far as the largest variant allows), then resize and encode each."""
+    """Decode once (shrunk on load as far as the largest variant allows), resampled to the largest variant as
+    the loader streams rows out, so the full-size picture is never held (as the vips engine does); then resize
+    and encode each smaller variant."""
     probe = pyvips.Image.new_from_buffer(data, "")
     factor = min(1.0, LARGE / max(probe.width, probe.height))
     options: dict[str, object] = {"access": "sequential"}
     if probe.get("vips-loader").startswith("jpegload"):
         options["shrink"] = next(s for s in (8, 4, 2, 1) if s <= max(1, int(1 / factor)))
-    image = pyvips.Image.new_from_buffer(data, "", **options).copy_memory()
+    image = pyvips.Image.new_from_buffer(data, "", **options)
     # Catmull-Rom, as the engines use (libvips' default, Lanczos 3, costs more); each size made once, in
     # memory, since a lazy pipeline would recompute the larger ones for every smaller one
     large = image.resize(min(1.0, LARGE / max(image.width, image.height)), kernel="cubic").copy_memory()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from imagepipe.errors import InvalidRecipe
-from imagepipe.models import Filter, OutputFormat, Recipe, Variant
+from imagepipe.models import Filter, OutputFormat, Recipe
 from imagepipe_analysis import AnalysisImage
 from imagepipe_engine import analysis, animation, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress, no_progress
@@ -22,7 +22,7 @@ class Steps(Generic[Pixels]):
     """What an engine does at each step, on its own kind of pixels."""
 
     can_encode_avif: Callable[[], bool]
-    decode: Callable[[bytes, Sequence[Variant], Limits], tuple[probe.Header, Pixels]]
+    decode: Callable[[bytes, Recipe, Limits], tuple[probe.Header, Pixels]]
     analysis_image: Callable[[Pixels], AnalysisImage]
     filtered: Callable[[Pixels, Sequence[Filter]], Pixels]
     render_variants: Callable[[Pixels, Recipe, int, AnalysisImage, ReportProgress], list[RenderedVariant]]
@@ -40,7 +40,7 @@ def render(
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not steps.can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
     report("decoding", 0, len(recipe.variants))
-    header, image = steps.decode(data, recipe.variants, limits)
+    header, image = steps.decode(data, recipe, limits)
     small = steps.analysis_image(image)  # before the filters: a grayscale recipe changes no hash
     image = steps.filtered(image, recipe.filters)
     variants = steps.render_variants(image, recipe, limits.max_output_dimension, small, report)

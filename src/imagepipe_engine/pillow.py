@@ -53,7 +53,7 @@ def can_encode_avif() -> bool:
     return bool(features.check("avif"))
 
 
-def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, Image.Image]:
+def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Image.Image]:
     """The source's header and its pixels: upright, sRGB, in L, LA, RGB or RGBA, maybe drafted smaller.
 
     Everything that reads the untrusted bytes, and only that: a failure in here is the file's fault; one after
@@ -63,7 +63,7 @@ def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[pr
         if im.format in ("JPEG", "MPO"):
             # decode straight to the smallest power-of-two reduction that still covers every variant
             upright = (header.width, header.height)
-            factor = geometry.decode_scale(variants, upright, limits.max_output_dimension, MAX_SIDE)
+            factor = geometry.decode_scale(recipe.variants, upright, limits.max_output_dimension, MAX_SIDE)
             im.draft("RGB", (math.ceil(im.width * factor), math.ceil(im.height * factor)))
         im.load()
         srgb = _to_srgb(im, header.icc_profile)

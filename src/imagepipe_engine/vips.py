@@ -4,8 +4,9 @@ Hardened for untrusted bytes: only the loaders of the formats we accept may run 
 operation libvips marks untrusted, is blocked); a loader fails on truncated or corrupt data instead of padding
 with grey; limits are checked from the headers (probe.py, then libvips' own) before a pixel is decoded; the
 operation cache is off (a worker never renders the same bytes twice); one libvips thread per process, since
-the worker's process pool gives the parallelism. Peak memory stays near one decoded image, at the reduced
-size a JPEG can decode to (shrink-on-load).
+the worker's process pool gives the parallelism. A large source is resampled to its largest variant while the
+loader streams its rows (``_reduced_size``), after the reduction a JPEG can decode to (shrink-on-load): the
+whole decoded picture is never held, which is most of this engine's lead over Pillow in time and memory.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ os.environ["VIPS_CONCURRENCY"] = "1"
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 
 import pyvips
@@ -98,25 +100,61 @@ def can_encode_avif() -> bool:
     return True
 
 
-def decode(data: bytes, variants: Sequence[Variant], limits: Limits) -> tuple[probe.Header, pyvips.Image]:
+@dataclass(frozen=True)
+class Source:
+    """The decoded source as the vips engine keeps it: ``pixels`` upright, sRGB, in memory, and ``size``, what
+    the variants' sizes are worked out from (the decoded size, as the Pillow engine's, so both round alike).
+    The pixels may be smaller than ``size``: already resampled to the largest variant (:func:`_reduced_size`)."""
+
+    pixels: pyvips.Image
+    size: geometry.Size
+
+
+def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Source]:
     """The header (one reader for every engine) and the pixels: upright, sRGB, 8-bit L, LA, RGB or RGBA, in
     memory. Every failure in here is the file's fault; one after it is ours."""
     with probe.pillow_errors(), probe.open_image(data) as im:
         loader = _LOADERS.get(im.format or "")
         header = probe.read_header(im, data, limits) if loader is not None else None
     if loader is None or header is None or header.decoded:
-        header, pil_image = pillow.decode(data, variants, limits)
-        return header, _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
+        header, pil_image = pillow.decode(data, recipe, limits)
+        pixels = _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
+        return header, Source(pixels, (pixels.width, pixels.height))
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
     if header.format in ("JPEG", "MPO"):
         upright = (header.width, header.height)
-        factor = geometry.decode_scale(variants, upright, limits.max_output_dimension, MAX_SIDE)
+        factor = geometry.decode_scale(recipe.variants, upright, limits.max_output_dimension, MAX_SIDE)
         options["shrink"] = geometry.jpeg_shrink(upright, factor)  # the reduction Pillow's draft() picks
+    turned = header.orientation >= 5  # the file's pixels lie on their side
     with _vips_errors():
         image = loader(data, **options)
         _check_header(image, limits)
-        image = _normalised(_to_srgb(image, header.icc_profile), header.format).copy_memory()
-    return header, _upright(image, header.orientation)
+        image = _normalised(_to_srgb(image, header.icc_profile), header.format)
+        size = (image.height, image.width) if turned else (image.width, image.height)
+        reduced = _reduced_size(recipe, size, limits.max_output_dimension)
+        if reduced is not None:  # resampled as the loader streams rows out: no full-size copy is made
+            image = _resized(image, reduced[::-1] if turned else reduced)
+        image = image.copy_memory()
+    return header, Source(_upright(image, header.orientation), size)
+
+
+def _reduced_size(recipe: Recipe, size: geometry.Size, cap: int) -> geometry.Size | None:
+    """What the decode may resample to on the way into memory, or None to keep every decoded pixel.
+
+    libvips decodes on demand, so resizing to the largest variant as rows arrive never holds the whole source:
+    that fusion is most of what makes this engine faster than Pillow, which must decode all of it first. It
+    changes no variant: the largest is an inside fit, resampled once from the decoded pixels either way, and
+    the smaller ones are resized from it as they would be (``_render_variants``). It is not made when a
+    filter's effect depends on the scale it runs at (blur, sharpen, autocontrast's histogram), or when the
+    largest variant leaves the analysis image too few pixels to be made from (less than three times its side).
+    """
+    if any(not isinstance(step, Grayscale) for step in recipe.filters):
+        return None
+    largest = max(recipe.variants, key=lambda v: geometry.scale(v, size, cap))  # the first, as a stable sort
+    target = geometry.scaled(size, geometry.scale(largest, size, cap))
+    if largest.fit is not Fit.INSIDE or target == size or max(target) < 3 * MAX_SIDE:
+        return None
+    return target
 
 
 @contextmanager
@@ -183,6 +221,10 @@ def _from_pillow(pixels: bytes, width: int, height: int, bands: int) -> pyvips.I
 
 def _split_alpha(image: pyvips.Image) -> tuple[pyvips.Image, pyvips.Image | None]:
     return (image[0 : image.bands - 1], image[image.bands - 1]) if image.bands in (2, 4) else (image, None)
+
+
+def _filtered_source(source: Source, filters: Sequence[Filter]) -> Source:
+    return Source(_filtered(source.pixels, filters), source.size) if filters else source
 
 
 def _filtered(image: pyvips.Image, filters: Sequence[Filter]) -> pyvips.Image:
@@ -279,11 +321,11 @@ def _frames(data: bytes, header: probe.Header, limits: Limits) -> list[pyvips.Im
 
 
 def _render_variants(
-    image: pyvips.Image, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
+    decoded: Source, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
 ) -> list[RenderedVariant]:
-    """Largest first, each from the last inside-fit result, as the Pillow engine does."""
-    size = (image.width, image.height)
-    source, variants = image, recipe.variants
+    """Largest first, each from the last inside-fit result, as the Pillow engine does; the sizes from the
+    decoded size, whatever the pixels were reduced to on the way in."""
+    size, source, variants = decoded.size, decoded.pixels, recipe.variants
     rendered: dict[str, RenderedVariant] = {}
     for variant in sorted(variants, key=lambda v: geometry.scale(v, size, cap), reverse=True):
         target = geometry.scaled(size, geometry.scale(variant, size, cap))
@@ -371,9 +413,12 @@ def _encode(image: pyvips.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, data, image.width, image.height, fmt)
 
 
-def analysis_image(image: pyvips.Image) -> AnalysisImage:
+def analysis_image(source: Source) -> AnalysisImage:
     """The engine-neutral analysis image of the decoded source: libvips makes the box reduction Pillow's
-    ``reducing_gap`` would, and Pillow's ``from_pil`` the rest, so both engines resample alike."""
+    ``reducing_gap`` would, and Pillow's ``from_pil`` the rest, so both engines resample alike (libvips' own
+    Lanczos differs by a level or two, enough to move a placeholder's digit across a quantisation step). From
+    the pixels as decoded, which may already be reduced to the largest variant (:func:`_reduced_size`)."""
+    image = source.pixels
     target = analysis_size(image.width, image.height)
     x_factor, y_factor = analysis.box_reduction((image.width, image.height), target)
     if x_factor > 1 or y_factor > 1:
@@ -384,4 +429,4 @@ def analysis_image(image: pyvips.Image) -> AnalysisImage:
 
 def _steps() -> flow.Steps[pyvips.Image]:
     # built per call, from the module's functions as they are then (a test may stand in for one)
-    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered, _render_variants, _animated)
+    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered_source, _render_variants, _animated)

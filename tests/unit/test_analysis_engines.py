@@ -31,11 +31,11 @@ PHOTOS = [
 
 def vips_analysis(data: bytes) -> AnalysisImage:
     """The analysis image as the vips engine makes it from its decoded source."""
-    return vips.analysis_image(vips.decode(data, DEFAULT_RECIPE.variants, LIMITS)[1])
+    return vips.analysis_image(vips.decode(data, DEFAULT_RECIPE, LIMITS)[1])
 
 
 def pillow_analysis(data: bytes) -> AnalysisImage:
-    return pillow.analysis_image(pillow.decode(data, DEFAULT_RECIPE.variants, LIMITS)[1])
+    return pillow.analysis_image(pillow.decode(data, DEFAULT_RECIPE, LIMITS)[1])
 
 
 def jpeg(image: Image.Image) -> bytes:

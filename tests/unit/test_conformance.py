@@ -12,7 +12,9 @@ it: a half-pixel shift measured 6, an unconverted Display P3 source 10+, a wrong
 from __future__ import annotations
 
 import io
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import blurhash
 import numpy as np
@@ -20,10 +22,11 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from imagepipe.errors import ImagePipeError
-from imagepipe.models import OutputFormat, Placeholder, Recipe
+from imagepipe.models import DEFAULT_RECIPE, OutputFormat, Placeholder, Recipe
 from imagepipe_analysis import AnalysisImage, crop_box, hamming, source_box
 from imagepipe_analysis import thumbhash as th
 from imagepipe_engine import Limits, Rendered, engine, pillow, vips
+from photos import scene
 
 IMAGES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "images"
 LIMITS = Limits(max_pixels=50_000_000, max_frames=100, max_output_dimension=4096)
@@ -63,8 +66,8 @@ def mean_difference(a: bytes, b: bytes) -> float:
 
 def analysis_images(data: bytes) -> list[AnalysisImage]:
     """Each engine's analysis image of ``data``: vips first, then the reference."""
-    images = [vips.analysis_image(vips.decode(data, RECIPE.variants, LIMITS)[1])]
-    return [*images, pillow.analysis_image(pillow.decode(data, RECIPE.variants, LIMITS)[1])]
+    images = [vips.analysis_image(vips.decode(data, RECIPE, LIMITS)[1])]
+    return [*images, pillow.analysis_image(pillow.decode(data, RECIPE, LIMITS)[1])]
 
 
 def placeholders_paint_alike(ours: Placeholder, theirs: Placeholder) -> bool:
@@ -98,7 +101,7 @@ def test_both_engines_agree_on_every_corpus_file(path: Path) -> None:
 @pytest.mark.parametrize("path", DECODABLE, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_both_engines_choose_the_same_smart_and_focused_boxes(path: Path) -> None:
     data = path.read_bytes()
-    upright = pillow.decode(data, RECIPE.variants, LIMITS)[0]
+    upright = pillow.decode(data, RECIPE, LIMITS)[0]
     size = (upright.width, upright.height)
     for target in ((1, 1), (16, 9), (9, 16)):
         boxes = [
@@ -142,3 +145,89 @@ def test_both_engines_agree_on_a_large_jpeg_decoded_reduced(orientation: int) ->
     assert [(v.width, v.height) for v in vips.variants] == [(v.width, v.height) for v in reference.variants]
     for got, want in zip(vips.variants, reference.variants, strict=True):
         assert mean_difference(got.data, want.data) <= LOSSLESS_BOUND, want.name
+
+
+# The vips engine resamples a large source to its largest variant while the loader streams rows out
+# (vips._reduced_size), never holding the whole decoded picture; what a user gets must not change.
+WIDTH, HEIGHT = 3264, 2448  # 8 MP: the default recipe's 2048 px variant is a reduction of it
+
+
+@cache
+def photo_file(seed: int, fmt: str, orientation: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    scene(seed, WIDTH, HEIGHT).save(buffer, fmt, exif=exif.tobytes(), **({"quality": 90} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def with_filters(filters: list[dict[str, Any]]) -> Recipe:
+    return Recipe.model_validate({**DEFAULT_RECIPE.model_dump(mode="json"), "filters": filters})
+
+
+@pytest.mark.parametrize(
+    ("filters", "reduced"),
+    [
+        ([], True),
+        ([{"op": "grayscale"}], True),  # per pixel: the same at any scale
+        ([{"op": "blur", "radius": 2}], False),  # a radius in pixels of the decoded picture
+        ([{"op": "sharpen"}], False),
+        ([{"op": "autocontrast"}], False),  # its histogram is the whole picture's
+    ],
+)
+def test_the_decode_is_reduced_only_where_no_filter_depends_on_the_scale(
+    filters: list[dict[str, Any]], reduced: bool
+) -> None:
+    header, source = vips.decode(photo_file(0, "JPEG"), with_filters(filters), LIMITS)
+    assert source.size == (WIDTH, HEIGHT) == (header.width, header.height)
+    assert (source.pixels.width, source.pixels.height) == ((2048, 1536) if reduced else (WIDTH, HEIGHT))
+
+
+def test_a_small_largest_variant_leaves_the_analysis_its_pixels() -> None:
+    """400 px is too few to make the analysis image from alike: the decode keeps what the loader gave (a JPEG
+    shrunk on load by 8, as Pillow's draft), and the variant is resampled from that."""
+    small = Recipe.model_validate({"variants": [{"name": "thumb", "width": 400, "format": "png"}]})
+    _header, source = vips.decode(photo_file(0, "PNG"), small, LIMITS)
+    assert (source.pixels.width, source.pixels.height) == source.size == (WIDTH, HEIGHT)
+
+
+@pytest.mark.parametrize(("fmt", "orientation"), [("JPEG", 1), ("JPEG", 6), ("PNG", 1)])
+def test_a_reduced_decode_renders_what_the_reference_engine_renders(fmt: str, orientation: int) -> None:
+    data = photo_file(1, fmt, orientation)
+    got, want = vips.render(data, DEFAULT_RECIPE, LIMITS), pillow.render(data, DEFAULT_RECIPE, LIMITS)
+    assert [(v.name, v.width, v.height) for v in got.variants] == [(v.name, v.width, v.height) for v in want.variants]
+    assert (got.metadata.width, got.metadata.height) == (want.metadata.width, want.metadata.height)
+    for mine, theirs in zip(got.variants, want.variants, strict=True):
+        assert mean_difference(mine.data, theirs.data) <= LOSSY_BOUND, theirs.name
+    assert got.metadata.phash is not None and want.metadata.phash is not None
+    assert hamming(got.metadata.phash, want.metadata.phash) <= 2
+    assert got.metadata.placeholder is not None and want.metadata.placeholder is not None
+    # the analysis pixels are resampled another way (a mean 0.3 levels apart), so a BlurHash term that sits on a
+    # quantisation step may land on the next one, and paint that term's pattern up to 37 levels apart; the
+    # colours both placeholders average to may not move
+    assert blurhash_terms_apart(got.metadata.placeholder.blurhash, want.metadata.placeholder.blurhash) <= 1
+    averages = [
+        th.average_rgba(th.from_base64(p.thumbhash)) for p in (got.metadata.placeholder, want.metadata.placeholder)
+    ]
+    assert np.abs(np.asarray(averages[0]) - np.asarray(averages[1])).max() <= 0.05
+
+
+def blurhash_terms_apart(ours: str, theirs: str) -> int:
+    """How many of two BlurHashes' terms differ: the same layout, the DC term (4 characters), the ACs (2 each)."""
+    assert ours[:2] == theirs[:2]  # the number of components and the AC scale
+    terms = [(2, 6), *((i, i + 2) for i in range(6, len(ours), 2))]
+    return sum(ours[a:b] != theirs[a:b] for a, b in terms)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_reduced_decode_cuts_the_same_smart_boxes(seed: int) -> None:
+    data = photo_file(seed, "JPEG")
+    images = [
+        vips.analysis_image(vips.decode(data, DEFAULT_RECIPE, LIMITS)[1]),
+        pillow.analysis_image(pillow.decode(data, DEFAULT_RECIPE, LIMITS)[1]),
+    ]
+    for target in ((1, 1), (16, 9), (9, 16)):
+        boxes = [
+            source_box(crop_box(a, *target, "smart"), (a.width, a.height), (WIDTH, HEIGHT), *target) for a in images
+        ]
+        assert boxes[0] == boxes[1], target
