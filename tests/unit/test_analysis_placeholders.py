@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import corpus
-from imagepipe_analysis import from_pil, placeholders
+from imagepipe_analysis import blurhash_encode, from_pil, placeholders
 from imagepipe_analysis import thumbhash as th
 from photos import scene
 
@@ -65,3 +65,17 @@ def test_a_corpus_photo_gets_both_placeholders() -> None:
     result = placeholders(from_pil(photo))
     assert blurhash.components(result["blurhash"]) == (3, 4)
     assert th.aspect_ratio(th.from_base64(result["thumbhash"])) < 1
+
+
+def test_our_blurhash_encoder_gives_the_reference_encoders_hash() -> None:
+    """The numpy encoder against the ``blurhash`` package's pure-Python one, term for term: noise, smooth
+    ramps, every component count, sizes from one pixel up."""
+    rng = np.random.default_rng(7)
+    for case in range(200):
+        height, width = (int(n) for n in rng.integers(1, 33, 2))
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        if case % 2:
+            ramp = np.linspace(0, 255, width)[None, :, None] + rng.normal(0, 4, (height, width, 3))
+            pixels = np.clip(ramp, 0, 255).astype(np.uint8)
+        across, down = (int(n) for n in rng.integers(1, 10, 2))
+        assert blurhash_encode.encode(pixels, across, down) == blurhash.encode(pixels.tolist(), across, down)
