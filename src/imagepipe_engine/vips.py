@@ -427,6 +427,6 @@ def analysis_image(source: Source) -> AnalysisImage:
     return from_pil(Image.frombytes(mode, (image.width, image.height), image.write_to_memory()))
 
 
-def _steps() -> flow.Steps[pyvips.Image]:
+def _steps() -> flow.Steps[Source]:
     # built per call, from the module's functions as they are then (a test may stand in for one)
     return flow.Steps(can_encode_avif, decode, analysis_image, _filtered_source, _render_variants, _animated)
