@@ -17,6 +17,10 @@ Every figure comes from this one run, on this machine, so the ratios compare lik
               source, placeholders, the perceptual hash, a smart crop box
 
     python benchmarks/run.py [--images 40] [--megapixels 12] [--quick] [--out FILE]
+    python benchmarks/run.py --only stack [--images 30]   # part 3 alone, vips on every core (up to 2)
+
+``--only stack`` prints the images/s and the CPU milliseconds per image of moto, of the worker's own process and
+of its imaging processes, and writes no file: the quick figure to compare a change of the stack against.
 """
 
 from __future__ import annotations
@@ -344,6 +348,23 @@ async def _until_done(pool: ArqRedis, staged: Sequence[tuple[str, SourceObject]]
     raise TimeoutError("images never finished")
 
 
+def stack_only(images: list[bytes], cores: int) -> int:
+    """``--only stack``: one end-to-end run, its rate and each process's CPU milliseconds per image."""
+    stack = Stack.start()
+    log = ROOT / "benchmarks" / "results" / f"worker-vips-{cores}-only.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        rate, shares = asyncio.run(end_to_end(stack, images, cores, log, "vips"))
+    finally:
+        stack.stop()
+    # a share is of elapsed x every core, and elapsed is 1 / rate per image
+    per_image_ms = (os.cpu_count() or 1) * 1000 / rate
+    print(f"  imagepipe_{cores}_core {rate:.3f} images/s")
+    for name, share in shares.items():
+        print(f"  {name:<10} {share * 100:5.1f} % of CPU  {share * per_image_ms:7.1f} ms/image")
+    return 0
+
+
 # 4. dispatch ---------------------------------------------------------------------------------------
 
 
@@ -479,6 +500,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--noop-jobs", type=int, default=5000)
     parser.add_argument("--quick", action="store_true", help="a tiny run that proves the benchmark works")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    parser.add_argument(
+        "--only",
+        choices=["stack"],
+        help="stack: only the end-to-end run on vips with every core (up to 2), with CPU ms per image; no file",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.megapixels, args.noop_jobs = 4, 0.3, 200
@@ -486,6 +512,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"corpus: {args.images} photo-like images of {args.megapixels:g} MP (every 5th a PNG)", flush=True)
     images = [data for _, data in corpus.build(args.images, args.megapixels)]
+    if args.only == "stack":
+        return stack_only(images, min(2, cores))
     figures: list[Figure] = []
 
     def say(figure: Figure) -> None:
