@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, prepare, run, warm
+from imagepipe_cli import pool
+from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, prepare, run
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -41,14 +41,13 @@ def render(
         _check(prepare(engine, text))
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    # spawn: the progress bar runs a thread, and forking a threaded process is unsafe
-    with ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm, initargs=(engine,)
-    ) as executor:
-        for _ in range(processes):  # start every process now: each imports its engine while this one goes on
-            executor.submit(int)
-        # the first process ready checks the engine and the recipe and sets up the jobs (this process never
-        # imports the engine or the settings)
+    executor = pool.take(processes, engine)
+    if executor is None:
+        executor = pool.pool(processes, engine)
+        pool.launch(executor, processes)
+    with executor:
+        # each process imports the engine as it starts; the first one ready checks the engine and the recipe
+        # and sets up the jobs (this process never imports the engine or the settings)
         setup = _check(executor.submit(prepare, engine, text).result())
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
         failed = _run_all(executor, largest_first(work), json_lines)
