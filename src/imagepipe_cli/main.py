@@ -20,6 +20,10 @@ def main() -> None:
     # pydantic looks for plugins among every installed distribution on first use (50-70 ms a process, each
     # render process too, which inherit this); imagepipe uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if sys.argv[1:2] == ["render"]:  # its pool processes import the engine while typer imports and parses
+        from imagepipe_cli import pool
+
+        pool.start(sys.argv[2:])
     import typer
 
     from imagepipe_cli.render import render
@@ -39,7 +43,13 @@ def main() -> None:
         commands.register(app)
         app.add_typer(keys)
     app.command("render")(render)
-    app()
+    try:
+        app()
+    finally:
+        if sys.argv[1:2] == ["render"]:
+            from imagepipe_cli import pool
+
+            pool.discard()
 
 
 if __name__ == "__main__":

@@ -1,16 +1,26 @@
 """Rendering local files with an engine, no services: which files an input names, where each one's variants
-go, and one file's job (read, render, write). The job runs in a process of ``imagepipe render``'s pool."""
+go, and one file's job (read, render, write). The job runs in a process of ``imagepipe render``'s pool.
+
+The command's own process imports neither the engine nor the settings (nor the models): the pool's processes
+import them anyway, so the first one ready checks the engine and the recipe and makes what every job needs
+(:func:`prepare`), and each sets its engine up once (:func:`_setup`).
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import pickle
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imagepipe.errors import ImagePipeError
-from imagepipe.models import Recipe
-from imagepipe_engine import EngineName, Limits, engine
+if TYPE_CHECKING:
+    from imagepipe.models import Recipe
+    from imagepipe_engine import Limits, Render
 
 
 @dataclass(frozen=True)
@@ -19,10 +29,8 @@ class FileJob:
 
     source: Path
     out_dir: Path
-    engine: EngineName
-    recipe: Recipe
-    limits: Limits
-    max_bytes: int
+    setup: bytes
+    """what :func:`prepare` made of the command's engine and recipe"""
 
 
 def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
@@ -61,14 +69,73 @@ def _size(path: Path) -> int:
         return 0  # run() reports it
 
 
+def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | bytes:
+    """What is wrong with ``--engine`` or ``--recipe`` (the option, the message), in that order; else what
+    every job needs (the engine's name, the recipe parsed, the limits, the largest file read), pickled: the
+    command's process only passes it on to the jobs. Run in a pool process, which imports all this anyway."""
+    from imagepipe.errors import InvalidRecipe
+    from imagepipe.recipes import parse_recipe
+    from imagepipe.settings import get_settings
+    from imagepipe_engine import Limits, engine_name
+
+    settings = get_settings()
+    try:
+        chosen = engine_name(engine)
+    except ValueError as exc:
+        return "--engine", str(exc)
+    try:
+        parsed = parse_recipe(recipe, settings)
+    except InvalidRecipe as exc:
+        return "--recipe", exc.message
+    limits = Limits(
+        settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels
+    )
+    return pickle.dumps((chosen, parsed, limits, settings.max_upload_bytes))
+
+
+def warm(engine: str | None) -> None:
+    """A pool process's initializer: import the engine and build what its first render needs, before a job
+    arrives. An engine that cannot be had is left to :func:`prepare` to report."""
+    from imagepipe_engine.select import engine_name, warm
+
+    atexit.register(_exit_now)
+    try:
+        engine_name(engine)
+    except ValueError:
+        return
+    warm(engine)
+
+
+def _exit_now() -> None:
+    """A pool process's last act: skip the interpreter's teardown, which the command waits for (0.1-0.2 s with
+    the engine's libraries loaded, measured). By then the process has sent its last result, closed every file
+    it wrote and run multiprocessing's finalizers; only the standard streams could hold anything."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+@cache
+def _setup(setup: bytes) -> tuple[Render, Recipe, Limits, int]:
+    """:func:`prepare`'s answer, and the engine's render function: once a process."""
+    from imagepipe_engine import engine
+
+    # made by prepare() in a process of this same pool, which pickles every job and result anyway
+    name, recipe, limits, max_bytes = pickle.loads(setup)  # noqa: S301
+    return engine(name), recipe, limits, max_bytes
+
+
 def run(job: FileJob) -> dict[str, Any]:
     """Render one file and write its variants; the JSON line ``imagepipe render --json`` prints for it."""
+    from imagepipe.errors import ImagePipeError
+
+    render, recipe, limits, max_bytes = _setup(job.setup)
     result: dict[str, Any] = {"input": str(job.source), "status": "failed", "variants": [], "metadata": None}
     try:
         size = job.source.stat().st_size
-        if size > job.max_bytes:
-            raise OSError(f"{size} bytes is more than the limit of {job.max_bytes}")
-        rendered = engine(job.engine)(job.source.read_bytes(), job.recipe, job.limits)
+        if size > max_bytes:
+            raise OSError(f"{size} bytes is more than the limit of {max_bytes}")
+        rendered = render(job.source.read_bytes(), recipe, limits)
     except ImagePipeError as exc:
         return {**result, "error": exc.as_dict()}
     except OSError as exc:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imagepipe.errors import InvalidRecipe
-from imagepipe.recipes import parse_recipe
-from imagepipe.settings import get_settings
-from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, run
-from imagepipe_engine import Limits, engine_name
-from imagepipe_engine.select import warm
+from imagepipe_cli import pool
+from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, prepare, run
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -36,34 +31,35 @@ def render(
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
 ) -> None:
     """Render images with the worker's engine. Exit 0: all succeeded; 1: any failed; 2: a usage error."""
-    settings = get_settings()
     try:
-        chosen = engine_name(engine)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--engine") from exc
-    try:
-        parsed = parse_recipe(_recipe_text(recipe), settings)
-    except InvalidRecipe as exc:
-        raise typer.BadParameter(exc.message, param_hint="--recipe") from exc
+        text = _recipe_text(recipe)
+    except typer.BadParameter:
+        _check(prepare(engine, None))  # an unknown engine is told first
+        raise
     files = list(input_files(inputs))
     if not files:
+        _check(prepare(engine, text))
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
-    limits = Limits(
-        settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels
-    )
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    # spawn: the progress bar runs a thread, and forking a threaded process is unsafe
-    with ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm, initargs=(chosen,)
-    ) as pool:
-        for _ in range(processes):  # start every process now: each imports its engine while this one goes on
-            pool.submit(int)
-        work = [
-            FileJob(path, out_dir, chosen, parsed, limits, settings.max_upload_bytes)
-            for path, out_dir in zip(files, output_dirs(files, out), strict=True)
-        ]
-        failed = _run_all(pool, largest_first(work), json_lines)
+    executor = pool.take(processes, engine)
+    if executor is None:
+        executor = pool.pool(processes, engine)
+        pool.launch(executor, processes)
+    with executor:
+        # each process imports the engine as it starts; the first one ready checks the engine and the recipe
+        # and sets up the jobs (this process never imports the engine or the settings)
+        setup = _check(executor.submit(prepare, engine, text).result())
+        work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
+        failed = _run_all(executor, largest_first(work), json_lines)
     raise typer.Exit(1 if failed else 0)
+
+
+def _check(prepared: tuple[str, str] | bytes) -> bytes:
+    """:func:`prepare`'s setup; a usage error when it found one."""
+    if isinstance(prepared, tuple):
+        option, message = prepared
+        raise typer.BadParameter(message, param_hint=option)
+    return prepared
 
 
 def _recipe_text(recipe: str | None) -> str | None:

@@ -95,3 +95,44 @@ def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     result = imagepipe("render", tmp_path / "nothing.jpg", "--out", tmp_path / "out")
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_the_pool_is_started_before_parsing_only_for_arguments_read_for_sure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagepipe_cli.pool import _wanted
+
+    for name in ("a.jpg", "b.jpg", "c.png"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.delenv("IMAGEPIPE_ENGINE", raising=False)
+    folder, one, out = str(tmp_path), str(tmp_path / "a.jpg"), str(tmp_path / "out")
+    assert _wanted([folder, "--out", out, "-j", "2", "--json"]) == (2, None)
+    assert _wanted(["--engine=pillow", "--jobs", "8", "-o", out, folder]) == (3, "pillow")  # no more than files
+    assert _wanted([one, one, "--out", out, "--recipe", '{"variants": []}', "-j", "4"]) == (2, None)
+    assert _wanted(["--out", out, "--", one]) == (1, None)
+    monkeypatch.setenv("IMAGEPIPE_ENGINE", "vips")
+    assert _wanted([one, "--out", out, "-j", "1"]) == (1, "vips")
+    for unsure in (
+        [one, "--out", out, "--help"],
+        [one, "--out", out, "-j2"],  # a value attached to a short option: typer's to read
+        [one, "--out", out, "-j", "0"],
+        [one, "--out", out, "-j", "two"],
+        [one, "--out"],
+        [one],  # no --out: typer refuses it
+        [str(tmp_path / "missing.jpg"), "--out", out],
+        [str(tmp_path / "out"), "--out", out],  # names nothing
+        ["--out", out],
+    ):
+        assert _wanted(unsure) is None, unsure
+
+
+def test_an_unknown_engine_is_told_before_an_unreadable_recipe_file(tmp_path: Path) -> None:
+    source = corpus("images", "baseline", "hopper.jpg")
+    args = ("--engine", "imagemagick", "--recipe", "@/nonexistent/recipe.json")
+    result = imagepipe("render", source, "--out", tmp_path / "out", *args)
+    assert result.returncode == 2
+    assert "imagemagick" in result.stderr and "nonexistent" not in result.stderr
+    result = imagepipe("render", source, "--out", tmp_path / "out", "--recipe", "@/nonexistent/recipe.json")
+    assert result.returncode == 2
+    assert "cannot read /nonexistent/recipe.json" in result.stderr
+    assert not (tmp_path / "out").exists()
