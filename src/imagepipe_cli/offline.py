@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import pickle
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,13 +23,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What every job needs, as :func:`prepare` made it of the command's options: plain values, so that the
+    command's process can hand it on without importing the models or the engine."""
+
+    engine: str
+    recipe: str  # the recipe, validated and normalised, as JSON
+    limits: tuple[int, int, int, int]  # imagepipe_engine.Limits' fields, in order
+    max_bytes: int
+
+
+@dataclass(frozen=True)
 class FileJob:
-    """One input file and the folder its variants go to."""
+    """One input file, the folder its variants go to, and how to render it."""
 
     source: Path
     out_dir: Path
-    setup: bytes
-    """what :func:`prepare` made of the command's engine and recipe"""
+    setup: Setup
 
 
 def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
@@ -69,14 +78,13 @@ def _size(path: Path) -> int:
         return 0  # run() reports it
 
 
-def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | bytes:
+def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | Setup:
     """What is wrong with ``--engine`` or ``--recipe`` (the option, the message), in that order; else what
-    every job needs (the engine's name, the recipe parsed, the limits, the largest file read), pickled: the
-    command's process only passes it on to the jobs. Run in a pool process, which imports all this anyway."""
+    every job needs. Run in a pool process, which imports all this anyway."""
     from imagepipe.errors import InvalidRecipe
     from imagepipe.recipes import parse_recipe
     from imagepipe.settings import get_settings
-    from imagepipe_engine import Limits, engine_name
+    from imagepipe_engine import engine_name
 
     settings = get_settings()
     try:
@@ -87,10 +95,8 @@ def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | bytes:
         parsed = parse_recipe(recipe, settings)
     except InvalidRecipe as exc:
         return "--recipe", exc.message
-    limits = Limits(
-        settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels
-    )
-    return pickle.dumps((chosen, parsed, limits, settings.max_upload_bytes))
+    limits = (settings.max_pixels, settings.max_frames, settings.max_output_dimension, settings.max_animation_pixels)
+    return Setup(chosen, parsed.model_dump_json(), limits, settings.max_upload_bytes)
 
 
 def warm(engine: str | None) -> None:
@@ -116,20 +122,20 @@ def _exit_now() -> None:
 
 
 @cache
-def _setup(setup: bytes) -> tuple[Render, Recipe, Limits, int]:
-    """:func:`prepare`'s answer, and the engine's render function: once a process."""
-    from imagepipe_engine import engine
+def _setup(setup: Setup) -> tuple[Render, Recipe, Limits]:
+    """The engine's render function, the recipe and the limits of ``setup``: once a process."""
+    from imagepipe.models import Recipe
+    from imagepipe_engine import Limits, engine
 
-    # made by prepare() in a process of this same pool, which pickles every job and result anyway
-    name, recipe, limits, max_bytes = pickle.loads(setup)  # noqa: S301
-    return engine(name), recipe, limits, max_bytes
+    return engine(setup.engine), Recipe.model_validate_json(setup.recipe), Limits(*setup.limits)
 
 
 def run(job: FileJob) -> dict[str, Any]:
     """Render one file and write its variants; the JSON line ``imagepipe render --json`` prints for it."""
     from imagepipe.errors import ImagePipeError
 
-    render, recipe, limits, max_bytes = _setup(job.setup)
+    render, recipe, limits = _setup(job.setup)
+    max_bytes = job.setup.max_bytes
     result: dict[str, Any] = {"input": str(job.source), "status": "failed", "variants": [], "metadata": None}
     try:
         size = job.source.stat().st_size

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagepipe_cli import pool
-from imagepipe_cli.offline import FileJob, input_files, largest_first, output_dirs, prepare, run
+from imagepipe_cli.offline import FileJob, Setup, input_files, largest_first, output_dirs, prepare, run
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -54,7 +54,7 @@ def render(
     raise typer.Exit(1 if failed else 0)
 
 
-def _check(prepared: tuple[str, str] | bytes) -> bytes:
+def _check(prepared: tuple[str, str] | Setup) -> Setup:
     """:func:`prepare`'s setup; a usage error when it found one."""
     if isinstance(prepared, tuple):
         option, message = prepared
