@@ -198,6 +198,7 @@ def _normalised(image: pyvips.Image, source_format: str) -> pyvips.Image:
     if image.format in ("ushort", "short"):
         image = (image >> 8).cast("uchar")  # 16 bits to 8, by the high byte, as Pillow does
     elif image.format != "uchar":  # 32-bit int or float: no implied range, so stretch the one it has
+        image = image.copy_memory()  # two passes (min, max) over a loader that streams its rows once
         low, high = image.min(), image.max()
         image = ((image - low) * (255 / (high - low) if high > low else 1.0)).cast("uchar")
     if image.bands == 4 and source_format == "GIF" and image[3].min() == 255:

@@ -192,7 +192,7 @@ def test_a_small_largest_variant_leaves_the_analysis_its_pixels() -> None:
 
 
 def mode_file(mode: str) -> bytes:
-    """A 1600x1200 scene in ``mode``, in a format that keeps it (RGBA with an alpha ramp)."""
+    """A 1600x1200 scene in ``mode``, in a format that keeps it (RGBA with an alpha ramp; 32-bit in TIFF)."""
     picture = scene(4, 1600, 1200)
     if mode in ("RGBA", "LA"):
         alpha = Image.linear_gradient("L").rotate(90).resize(picture.size)
@@ -200,15 +200,16 @@ def mode_file(mode: str) -> bytes:
         picture.putalpha(alpha)
     converted = picture.convert("I;16") if mode == "I;16" else picture.convert(mode)
     buffer = io.BytesIO()
-    fmt = "JPEG" if mode == "CMYK" else "PNG"
-    converted.save(buffer, fmt, **({"quality": 90} if fmt == "JPEG" else {"compress_level": 1}))
+    fmt = {"CMYK": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG")
+    converted.save(buffer, fmt, **{"JPEG": {"quality": 90}, "PNG": {"compress_level": 1}}.get(fmt, {}))
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "CMYK", "I;16", "P"])
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "CMYK", "I;16", "P", "F", "I"])
 def test_a_reduced_decode_agrees_in_every_mode(mode: str) -> None:
     """RECIPE's largest variant (1024 px inside) is a reduction of these: alpha premultiplied, CMYK
-    inverted, 16 bits narrowed and palettes expanded before the reduction, as the reference does before its."""
+    inverted, 16 bits narrowed, 32-bit values stretched (two passes over a loader that streams once) and
+    palettes expanded before the reduction, as the reference does before its."""
     data = mode_file(mode)
     source = vips.decode(data, RECIPE, LIMITS)[1]
     assert (source.pixels.width, source.pixels.height) == (1024, 768) and source.size == (1600, 1200)
