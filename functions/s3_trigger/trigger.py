@@ -5,7 +5,12 @@ so only a message that fails validation comes back. ``s3:TestEvent``, deletions 
 skipped with a reason; every created object goes through :func:`imagepipe.announce.announce`.
 """
 
+# ruff: noqa: E402 (the collector is switched off before the imports below)
 from __future__ import annotations
+
+import gc
+
+gc.disable()  # a cold start's import, without collections that walk all it made (as in the API's app.py)
 
 import asyncio
 from typing import Any
@@ -86,3 +91,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         _record(result)
         return {"results": [result.as_dict()]}
     return {"results": [r.as_dict() for r in handle(parsed)]}
+
+
+gc.freeze()
+gc.enable()
