@@ -95,7 +95,8 @@ def pillow_errors() -> Iterator[None]:
 def open_image(data: bytes) -> Image.Image:
     """Pillow's lazy view of ``data``: headers read, no pixel decoded. Call inside :func:`pillow_errors`."""
     heic.refuse_without_extra(data)
-    return Image.open(io.BytesIO(data), formats=FORMATS + ((heic.FORMAT,) if heic.available() else ()))
+    formats = FORMATS + ((heic.FORMAT,) if heic.announced(data) else ())
+    return Image.open(io.BytesIO(data), formats=formats)
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:

@@ -92,3 +92,33 @@ def test_heic_is_refused_clearly_without_the_extra(name: str) -> None:
     error = json.loads(done.stdout)
     assert error["code"] == "invalid_image"
     assert "imagepipe[heic]" in error["message"]
+
+
+LOADED = """
+import json, sys
+from imagepipe.models import Recipe
+from imagepipe_engine import Limits, engine
+recipe = Recipe.model_validate({"variants": [{"name": "v", "width": 64}]})
+render = engine(sys.argv[2])
+rendered = []
+for path in sys.argv[1].split(","):
+    render(open(path, "rb").read(), recipe, Limits(50_000_000, 100, 4096))
+    rendered.append("pillow_heif" in sys.modules)
+print(json.dumps(rendered))
+"""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pillow_heif_is_loaded_only_when_a_heic_file_arrives(name: str) -> None:
+    """Every other file renders without it: importing it costs each worker and pool process about 25 ms."""
+    jpeg = HEIF.parents[1] / "orientation" / "Landscape_1.jpg"
+    env_path = ":".join(str(REPO / part) for part in ("src", "layers/shared"))
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, f"{jpeg},{HEIF},{jpeg}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert json.loads(done.stdout) == [False, True, True]
