@@ -20,7 +20,7 @@ def main() -> None:
     # pydantic looks for plugins among every installed distribution on first use (50-70 ms a process, each
     # render process too, which inherit this); imagepipe uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    if sys.argv[1:2] == ["render"]:  # its pool processes import the engine while typer imports and parses
+    if sys.argv[1:2] == ["render"]:  # its pool's server imports the engine while typer imports and parses
         from imagepipe_cli import pool
 
         pool.start(sys.argv[2:])
@@ -43,13 +43,7 @@ def main() -> None:
         commands.register(app)
         app.add_typer(keys)
     app.command("render")(render)
-    try:
-        app()
-    finally:
-        if sys.argv[1:2] == ["render"]:
-            from imagepipe_cli import pool
-
-            pool.discard()
+    app()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
-"""``imagepipe render``'s process pool, started as the command starts, before typer parses its arguments.
+"""``imagepipe render``'s process pool, whose forkserver starts as the command starts, before typer parses.
 
-Each pool process takes about 0.35 s to import the engine (pydantic, numpy, pyvips, Pillow), and typer takes
-0.1-0.2 s to import itself and parse (it builds a pydantic adapter for each parameter): started first, the pool
-processes import while this one parses. :func:`start` reads the arguments only as far as it needs to (how
-many processes, which engine) and starts nothing when it meets anything it does not know for sure; ``render``
-then uses the pool only if it asks for the same one (:func:`take`), and otherwise shuts it down unused. Either
-way the arguments are parsed, checked and reported on by typer, as they always were."""
+Each pool process needs about 0.35 s of imports (pydantic's models, the settings, numpy, Pillow) before its
+first render, and typer takes 0.1-0.2 s to import itself and parse (it builds a pydantic adapter for each
+parameter). The pool is a forkserver's: :func:`start` starts the server, which imports all that once
+(``preload.py``) while this process parses, and each pool process is then forked from it with it imported.
+Spawned instead, each pool process imported all of it itself, on the same cores as this one and as each other.
+
+:func:`start` reads the arguments only as far as it needs to and starts nothing when it meets anything it does
+not know for sure; a pool made later finds the server running, or starts it. Either way the arguments are
+parsed, checked and reported on by typer, as they always were."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from imagepipe_cli.offline import input_files, warm
@@ -20,17 +24,10 @@ from imagepipe_cli.offline import input_files, warm
 _VALUED = {"--out": "out", "-o": "out", "--recipe": "recipe", "--engine": "engine", "--jobs": "jobs", "-j": "jobs"}
 _FLAGS = {"--json"}
 
-_started: tuple[tuple[int, str | None], ProcessPoolExecutor] | None = None
-
 
 def pool(processes: int, engine: str | None) -> ProcessPoolExecutor:
-    """``processes`` processes, each importing ``engine`` as it starts."""
-    import multiprocessing
-
-    # spawn: the progress bar runs a thread, and forking a threaded process is unsafe
-    return ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm, initargs=(engine,)
-    )
+    """``processes`` processes, each setting ``engine`` up as it starts (``offline.warm``)."""
+    return ProcessPoolExecutor(processes, mp_context=_context(), initializer=warm, initargs=(engine,))
 
 
 def launch(executor: ProcessPoolExecutor, processes: int) -> None:
@@ -40,31 +37,26 @@ def launch(executor: ProcessPoolExecutor, processes: int) -> None:
 
 
 def start(args: Sequence[str]) -> None:
-    """Start the pool ``render`` will want for ``args`` (the arguments after ``render``), when they say."""
-    global _started
-    wanted = _wanted(args)
-    if wanted is not None:
-        executor = pool(*wanted)
-        launch(executor, wanted[0])
-        _started = wanted, executor
+    """Start the pool's server now when ``args`` (the arguments after ``render``) plainly ask for a render.
+    Only the server: a pool process starts once the server has imported what it preloads, which takes longer
+    than typer's parse, so ``render`` starts them (:func:`launch`) when it has its arguments."""
+    context = _context()
+    if context.get_start_method() == "forkserver" and _wanted(args) is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
-def take(processes: int, engine: str | None) -> ProcessPoolExecutor | None:
-    """The pool :func:`start` started, if it is the one wanted; else None, and that one is shut down."""
-    global _started
-    started, _started = _started, None
-    if started is None:
-        return None
-    wanted, executor = started
-    if wanted == (processes, engine):
-        return executor
-    executor.shutdown(wait=False, cancel_futures=True)
-    return None
+def _context() -> BaseContext:
+    """A forkserver, which imports ``preload.py`` once; spawn where there is none. Never plain fork: the progress
+    bar runs a thread, and forking a threaded process is unsafe (the server runs none)."""
+    import multiprocessing
 
-
-def discard() -> None:
-    """Shut down the pool :func:`start` started, if ``render`` never took it (typer refused the arguments)."""
-    take(0, None)
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["imagepipe_cli.preload"])
+    return context
 
 
 def _wanted(args: Sequence[str]) -> tuple[int, str | None] | None:

@@ -41,10 +41,8 @@ def render(
         _check(prepare(engine, text))
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    executor = pool.take(processes, engine)
-    if executor is None:
-        executor = pool.pool(processes, engine)
-        pool.launch(executor, processes)
+    executor = pool.pool(processes, engine)
+    pool.launch(executor, processes)
     with executor:
         # each process imports the engine as it starts; the first one ready checks the engine and the recipe
         # and sets up the jobs (this process never imports the engine or the settings)
