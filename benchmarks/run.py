@@ -52,7 +52,7 @@ for extra in ("layers/shared", "functions/worker", "infra/local", "benchmarks"):
 import boto3  # noqa: E402
 from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
 from arq.constants import result_key_prefix  # noqa: E402
-from arq.worker import Worker, create_worker  # noqa: E402
+from arq.worker import Worker  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import analysis  # noqa: E402
@@ -283,7 +283,7 @@ async def end_to_end(
         "worker",
         processes.spawn(
             "worker",
-            [sys.executable, "-m", "arq", "worker.WorkerSettings"],
+            [sys.executable, "serve.py"],
             env=env,
             cwd=ROOT / "functions" / "worker",
             log=log,
@@ -405,10 +405,11 @@ async def dispatch(redis_url: str, count: int, *, imagepipe: bool) -> float:
                 for i in range(count)
             )
         )
+        import claims
         import worker as imagepipe_worker
 
-        # the worker `arq worker.WorkerSettings` runs, with a no-op for its task
-        worker = create_worker(
+        # the worker `python serve.py` runs, with a no-op for its task
+        worker: Worker = claims.create_worker(
             imagepipe_worker.WorkerSettings,  # type: ignore[arg-type]
             functions=[noop],
             cron_jobs=None,

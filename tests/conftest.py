@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from arq.worker import Worker, create_worker
+from arq.worker import Worker
 from aws_calls import CALLS_FILE, needed, read_grants, resource_names
 
 import processes
@@ -276,22 +276,23 @@ def api(api_client: ApiClient, make_key: MakeKey) -> httpx.AsyncClient:
     return api_client(make_key().key)
 
 
-RunWorker = Callable[[], Awaitable[Worker]]
+RunWorker = Callable[..., Awaitable[Worker]]
 
 
 @pytest.fixture
 async def run_worker(stack_env: dict[str, str]) -> AsyncIterator[RunWorker]:
-    """Run the real arq worker in burst mode until the queue is empty."""
+    """Run the real arq worker in burst mode until the queue is empty; ``overrides`` of its settings."""
+    import claims
     import worker as worker_module
 
     settings.get_settings.cache_clear()
     made: list[Worker] = []
 
-    async def run() -> Worker:
-        # the worker `arq worker.WorkerSettings` runs, in burst mode and without its cron sweep
-        w = create_worker(
+    async def run(**overrides: Any) -> Worker:
+        # the worker `python serve.py` runs, in burst mode and without its cron sweep
+        w = claims.create_worker(
             worker_module.WorkerSettings,  # type: ignore[arg-type]
-            redis_settings=jobs.redis_settings(settings.get_settings()),
+            **{"redis_settings": jobs.redis_settings(settings.get_settings()), **overrides},
             cron_jobs=None,
             burst=True,
             handle_signals=False,

@@ -1,4 +1,4 @@
-"""arq worker settings: ``arq worker.WorkerSettings`` from this folder."""
+"""arq worker settings, which ``python serve.py`` from this folder runs (with claims.py's worker)."""
 
 from __future__ import annotations
 

@@ -228,7 +228,7 @@ class Stack:
 
     def _workers(self, env: dict[str, str]) -> None:
         for n in range(1, self.options.workers + 1):
-            args = [sys.executable, "-m", "arq", "worker.WorkerSettings"]
+            args = [sys.executable, "serve.py"]
             self._replaceable(f"worker-{n}", args, env, ROOT / "functions" / "worker")
         count = self.options.workers
         say("workers", f"{count} process{'es' if count > 1 else ''}", "" if count > 1 else "WORKERS=N for more")
