@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -105,6 +106,9 @@ def warm(engine: str | None) -> None:
     from imagepipe_engine.select import engine_name, warm
 
     atexit.register(_exit_now)
+    # Ctrl-C reaches every process of the terminal's group: the command stops the pool (render._run_all),
+    # and a pool process finishes the file it is on rather than die halfway through writing its variants
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine_name(engine)
     except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,13 +77,27 @@ def _run_all(pool: Executor, work: list[FileJob], json_lines: bool) -> int:
     task = progress.add_task("rendering", total=len(work)) if progress else None
     if progress:
         progress.start()
+    reported: set[Future[dict[str, Any]]] = set()
+
+    def report(future: Future[dict[str, Any]]) -> None:
+        nonlocal failed
+        result = future.result()
+        failed += result["status"] != "succeeded"
+        _report(result, json_lines, progress)
+        reported.add(future)
+        if progress and task is not None:
+            progress.advance(task)
+
     try:
         for future in as_completed(futures):
-            result = future.result()
-            failed += result["status"] != "succeeded"
-            _report(result, json_lines, progress)
-            if progress and task is not None:
-                progress.advance(task)
+            report(future)
+    except KeyboardInterrupt:
+        # Ctrl-C: nothing new starts; the pool processes ignore it (offline.warm) and finish the files they
+        # are on, so no variant is left half written, and those are reported before the command stops
+        started = [future for future in futures if not future.cancel() and future not in reported]
+        for future in as_completed(started):
+            report(future)
+        raise
     finally:
         if progress:
             progress.stop()

@@ -136,3 +136,38 @@ def test_an_unknown_engine_is_told_before_an_unreadable_recipe_file(tmp_path: Pa
     assert result.returncode == 2
     assert "cannot read /nonexistent/recipe.json" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, as a terminal sends it: nothing new starts, the files being
+    rendered are finished and reported, and no pool process prints a traceback or keeps rendering."""
+    import os
+    import signal
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    landscape = corpus("images", "orientation", "Landscape_6.jpg")
+    for n in range(40):
+        shutil.copy(landscape, folder / f"{n:02d}.jpg")
+    proc = subprocess.Popen(
+        [SCRIPT, "render", folder, "--out", out, "--json", "-j", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the run is under way
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, stderr = proc.communicate(timeout=120)
+
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    reported = json_lines(first + rest)
+    written = {path.name for path in out.iterdir()}
+    assert {Path(name).stem for name in reported} == written  # every folder written was reported
+    assert 1 <= len(written) < 40  # it stopped
+    for name in written:
+        for variant in (out / name).iterdir():
+            with Image.open(variant) as image:
+                image.load()  # whole files, not cut off mid-write
