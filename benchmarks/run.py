@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,20 @@ def interleaved(images: list[bytes]) -> tuple[float, float]:
     return spent[0] * 1000 / len(images), spent[1] * 1000 / len(images)
 
 
+def in_turn(measures: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """The median of each measure, taken in turn for ``rounds`` rounds: a busy neighbour then hurts all alike."""
+    taken: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            taken[name].append(measure())
+    return {name: statistics.median(values) for name, values in taken.items()}
+
+
 def offline(folder: Path, processes: int, out: Path, *, bare: bool) -> float:
     """Images per second, from a fresh process to the last file written, of ``imagepipe render --engine vips``
-    or of bare_vips.py's pool over the same files (start-up included for both: a user waits for it)."""
+    or of bare_vips.py's pool over the same files (start-up included for both: a user waits for it), into an
+    emptied ``out``."""
+    shutil.rmtree(out, ignore_errors=True)
     count = sum(1 for p in folder.iterdir() if p.is_file())
     if bare:
         command = [sys.executable, str(ROOT / "benchmarks" / "bare_vips.py"), str(folder), str(out), str(processes)]
@@ -540,35 +552,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "vips": ("limit", "the vips engine"),
         "pillow": ("limit_pillow", "the Pillow engine"),
     }
+    rounds = 1 if args.quick else 3
     for n in core_counts:
-        # the three in turn, several rounds, the median of each: measured once, one after the other, a busy
-        # neighbour during one of them moved vips / Pillow by a tenth (2.07 and 2.29 in two runs of the same code)
-        pooled: dict[str, list[float]] = {name: [] for name in pools}
-        for _ in range(1 if args.quick else 3):
-            for name in pools:
-                pooled[name].append(limit(images, n, name))
+        # measured once, one after the other, a busy neighbour during one of them moved vips / Pillow by a tenth
+        # (2.07 and 2.29 in two runs of the same code)
+        rates = in_turn({name: partial(limit, images, n, name) for name in pools}, rounds)
         for name, (figure, note) in pools.items():
-            rate, rounds = statistics.median(pooled[name]), len(pooled[name])
-            say(Figure(f"{figure}_{n}_core", rate, "images/s", f"{note}, process pool, median of {rounds}"))
+            say(Figure(f"{figure}_{n}_core", rates[name], "images/s", f"{note}, process pool, median of {rounds}"))
     vips_ms, pillow_ms = interleaved(images[: max(2, len(images) // 2)])
     say(Figure("engine_vips_interleaved", vips_ms, "ms/image", "a process each, engines in turn"))
     say(Figure("engine_pillow_interleaved", pillow_ms, "ms/image", "a process each, engines in turn"))
     folder, out = corpus.folder(args.images, args.megapixels), ROOT / "benchmarks" / ".render"
-    n = core_counts[-1]
-    # interleaved, so that a busy neighbour hurts both alike; a single pair's ratio ranged 0.61-0.90 over six
-    # pairs on this machine, so the median of several
-    rates: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(1 if args.quick else 5):
-        for bare in (True, False):
-            shutil.rmtree(out, ignore_errors=True)
-            rates[bare].append(offline(folder, n, out, bare=bare))
+    n, pairs = core_counts[-1], 1 if args.quick else 5
+    # a single pair's ratio ranged 0.61-0.90 over six pairs on this machine
+    files = {
+        "bare_vips_files": ("bare_vips.py pool", partial(offline, folder, n, out, bare=True)),
+        "render_cli_vips": ("imagepipe render", partial(offline, folder, n, out, bare=False)),
+    }
+    rates = in_turn({name: measure for name, (_, measure) in files.items()}, pairs)
     shutil.rmtree(out, ignore_errors=True)
-    for bare, (name, note) in {
-        True: ("bare_vips_files", "bare_vips.py pool"),
-        False: ("render_cli_vips", "imagepipe render"),
-    }.items():
-        median = statistics.median(rates[bare])
-        say(Figure(f"{name}_{n}_core", median, "images/s", f"{note}, files, fresh, median of {len(rates[bare])}"))
+    for name, (note, _) in files.items():
+        say(Figure(f"{name}_{n}_core", rates[name], "images/s", f"{note}, files, fresh, median of {pairs}"))
 
     stack = Stack.start()
     logs = ROOT / "benchmarks" / "results"
