@@ -29,12 +29,12 @@ def available() -> bool:
     return True
 
 
-def announced(data: bytes) -> bool:
-    """Whether ``data``'s first bytes say HEIC/HEIF: only then is pillow-heif imported (25 ms a process)."""
-    return sniff_content_type(data[:HEAD_BYTES]) == HEIC
-
-
-def refuse_without_extra(data: bytes) -> None:
-    """InvalidImage naming the extra when ``data`` is HEIC/HEIF and this interpreter cannot decode it."""
-    if announced(data) and not available():
+def formats(data: bytes) -> tuple[str, ...]:
+    """The Pillow format to offer for ``data`` besides the built-in ones: HEIF when its first bytes say
+    HEIC/HEIF (only then is pillow-heif imported, 25 ms a process), else none. InvalidImage naming the extra
+    when they say so and this interpreter cannot decode it."""
+    if sniff_content_type(data[:HEAD_BYTES]) != HEIC:
+        return ()
+    if not available():
         raise InvalidImage(f"HEIC/HEIF images need the {EXTRA} extra, which this worker does not have")
+    return (FORMAT,)

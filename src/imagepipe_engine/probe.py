@@ -94,9 +94,7 @@ def pillow_errors() -> Iterator[None]:
 
 def open_image(data: bytes) -> Image.Image:
     """Pillow's lazy view of ``data``: headers read, no pixel decoded. Call inside :func:`pillow_errors`."""
-    heic.refuse_without_extra(data)
-    formats = FORMATS + ((heic.FORMAT,) if heic.announced(data) else ())
-    return Image.open(io.BytesIO(data), formats=formats)
+    return Image.open(io.BytesIO(data), formats=FORMATS + heic.formats(data))
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:
