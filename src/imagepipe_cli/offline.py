@@ -105,7 +105,7 @@ def warm(engine: str | None) -> None:
     arrives. An engine that cannot be had is left to :func:`prepare` to report."""
     from imagepipe_engine.select import engine_name, warm
 
-    atexit.register(_exit_now)
+    atexit.register(exit_now)
     # Ctrl-C reaches every process of the terminal's group: the command stops the pool (render._run_all),
     # and a pool process finishes the file it is on rather than die halfway through writing its variants
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -116,10 +116,11 @@ def warm(engine: str | None) -> None:
     warm(engine)
 
 
-def _exit_now() -> None:
-    """A pool process's last act: skip the interpreter's teardown, which the command waits for (0.1-0.2 s with
-    the engine's libraries loaded, measured). By then the process has sent its last result, closed every file
-    it wrote and run multiprocessing's finalizers; only the standard streams could hold anything."""
+def exit_now() -> None:
+    """A pool process's last act (and its server's, preload.py): skip the interpreter's teardown, which the
+    command waits for (0.1-0.2 s with the engine's libraries loaded, measured). By then the process has sent
+    its last result, closed every file it wrote and run multiprocessing's finalizers; only the standard
+    streams could hold anything."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

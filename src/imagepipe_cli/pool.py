@@ -26,20 +26,18 @@ _FLAGS = {"--json"}
 
 
 def pool(processes: int, engine: str | None) -> ProcessPoolExecutor:
-    """``processes`` processes, each setting ``engine`` up as it starts (``offline.warm``)."""
-    return ProcessPoolExecutor(processes, mp_context=_context(), initializer=warm, initargs=(engine,))
-
-
-def launch(executor: ProcessPoolExecutor, processes: int) -> None:
-    """Start every process of ``executor`` now (each submit starts one while none is idle)."""
+    """``processes`` processes, all started now (each submit starts one while none is idle), each setting
+    ``engine`` up as it starts (``offline.warm``)."""
+    executor = ProcessPoolExecutor(processes, mp_context=_context(), initializer=warm, initargs=(engine,))
     for _ in range(processes):
         executor.submit(int)
+    return executor
 
 
 def start(args: Sequence[str]) -> None:
     """Start the pool's server now when ``args`` (the arguments after ``render``) plainly ask for a render.
     Only the server: a pool process starts once the server has imported what it preloads, which takes longer
-    than typer's parse, so ``render`` starts them (:func:`launch`) when it has its arguments."""
+    than typer's parse, so ``render`` starts them (:func:`pool`) when it has its arguments."""
     context = _context()
     if context.get_start_method() == "forkserver" and _wanted(args) is not None:
         from multiprocessing import forkserver

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -19,6 +18,7 @@ import imagepipe_engine.pillow  # noqa: F401
 from imagepipe.models import ImageMetadata
 from imagepipe.recipes import parse_recipe  # noqa: F401
 from imagepipe.settings import get_settings  # noqa: F401
+from imagepipe_cli import offline
 
 ImageMetadata.model_rebuild()
 _SERVER = os.getpid()
@@ -26,12 +26,10 @@ _SERVER = os.getpid()
 
 def _exit_now() -> None:
     """The server's last act, when the command has exited: skip the interpreter's teardown (about 0.1 s with
-    all this imported). The server holds the command's standard output, so whoever reads it (a pipe, a
-    caller's ``capture_output``) waits for the server to end. Nothing here has anything left to write."""
+    all this imported), as pool processes do. The server holds the command's standard output, so whoever
+    reads it (a pipe, a caller's ``capture_output``) waits for the server to end."""
     if os.getpid() == _SERVER:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        offline.exit_now()
 
 
 atexit.register(_exit_now)

@@ -41,10 +41,8 @@ def render(
         _check(prepare(engine, text))
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    executor = pool.pool(processes, engine)
-    pool.launch(executor, processes)
-    with executor:
-        # each process imports the engine as it starts; the first one ready checks the engine and the recipe
+    with pool.pool(processes, engine) as executor:
+        # each process sets the engine up as it starts; the first one ready checks the engine and the recipe
         # and sets up the jobs (this process never imports the engine or the settings)
         setup = _check(executor.submit(prepare, engine, text).result())
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
