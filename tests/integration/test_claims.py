@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +30,6 @@ class CuttingProxy:
     port: int
     cuts: int = 0
     url: str = ""
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         redis_reader, redis_writer = await asyncio.open_connection(self.host, self.port)
