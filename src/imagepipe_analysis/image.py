@@ -1,8 +1,8 @@
 """The analysis image: one small, engine-neutral copy of the decoded source that every analysis reads.
 
 Both engines hand over the same thing: 8-bit sRGB pixels, oriented as displayed, at the size
-``analysis_size`` gives. Pillow makes it with ``from_pil``; libvips with ``thumbnail`` (or
-``thumbnail_image``) to that size, ``colourspace("srgb")`` and ``write_to_memory()``.
+``analysis_size`` gives. Both engines make it with ``from_pil``: libvips resamples a box or a Lanczos a level
+or two apart from Pillow, which moves a placeholder digit or a hash bit that sits on a quantisation step.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from numpy.typing import NDArray
 from PIL import Image
 
 MAX_SIDE = 256
+# from_pil's: an integer box reduction first leaves at least this much for the Lanczos pass. 1: box-reduce to
+# under twice the analysis size, a third of the cost of 3; both engines give it the same picture, so a short
+# Lanczos is enough to keep them alike (engines.md)
+REDUCING_GAP = 1.0
 
 Mode = Literal["RGB", "RGBA"]
 CHANNELS: dict[Mode, int] = {"RGB": 3, "RGBA": 4}
@@ -72,17 +76,30 @@ class AnalysisImage:
         return image.convert("RGB")
 
 
-def from_pil(image: Image.Image) -> AnalysisImage:
-    """The analysis image of a decoded, oriented, sRGB Pillow image (the Pillow engine and tests)."""
+def box_reduction(size: tuple[int, int]) -> tuple[int, int]:
+    """The integer box reduction :func:`from_pil` makes of a picture of ``size`` before its Lanczos pass, as
+    Pillow's ``resize(reducing_gap=REDUCING_GAP)`` picks it. An engine holding its pixels elsewhere makes the
+    same reduction itself (a box average, partial blocks at the edges) and hands the result over."""
+    target = analysis_size(*size)
+    return int(size[0] / target[0] / REDUCING_GAP) or 1, int(size[1] / target[1] / REDUCING_GAP) or 1
+
+
+def from_pil(image: Image.Image, reduced_from: tuple[int, int] | None = None) -> AnalysisImage:
+    """The analysis image of a decoded, oriented, sRGB Pillow image. ``reduced_from``: the size of the picture
+    ``image`` is the :func:`box_reduction` of, when the caller made that reduction; the Lanczos pass then
+    samples the same region Pillow's own reduction would leave it, so both ways give the same pixels."""
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     mode: Mode = "RGBA" if has_alpha else "RGB"
     if image.mode in ("P", "PA", "1"):
         image = image.convert(mode)  # Pillow resizes these with NEAREST only
-    size = analysis_size(*image.size)
-    if size != image.size:
-        # shrink first, convert after: a 12 MP conversion costs more than the whole analysis;
-        # LANCZOS as libvips' thumbnail (lanczos3), reducing_gap box-reduces a large image first
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    lanczos = Image.Resampling.LANCZOS  # as libvips' thumbnail (lanczos3)
+    # shrink first, convert after: a 12 MP conversion costs more than the whole analysis
+    if reduced_from is not None:
+        x_factor, y_factor = box_reduction(reduced_from)
+        region = (0.0, 0.0, reduced_from[0] / x_factor, reduced_from[1] / y_factor)
+        image = image.resize(analysis_size(*reduced_from), lanczos, box=region)
+    elif (size := analysis_size(*image.size)) != image.size:
+        image = image.resize(size, lanczos, reducing_gap=REDUCING_GAP)
     small = image.convert(mode)
     return AnalysisImage(small.tobytes(), small.width, small.height, mode)
 

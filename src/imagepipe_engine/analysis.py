@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imagepipe.models import Fit, Focus, Placeholder, Variant
-from imagepipe_analysis import AnalysisImage, Box, crop_box, dominant_colour, phash, placeholders, source_box
+from imagepipe.models import Fit, Focus, Grayscale, Placeholder, Recipe, Variant
+from imagepipe_analysis import (
+    MAX_SIDE,
+    AnalysisImage,
+    Box,
+    crop_box,
+    dominant_colour,
+    phash,
+    placeholders,
+    source_box,
+)
 from imagepipe_engine import geometry
-
-REDUCING_GAP = 3.0  # from_pil's: a box reduction leaves at least this much for the Lanczos pass
 
 
 @dataclass(frozen=True)
@@ -31,13 +38,24 @@ def findings(image: AnalysisImage) -> Findings:
     return Findings(dominant_colour(image), Placeholder(**made), phash(image))
 
 
-def box_reduction(size: geometry.Size, target: geometry.Size) -> tuple[int, int]:
-    """The integer box reduction Pillow's ``resize(reducing_gap=3)`` makes before resampling ``size`` to
-    ``target``: the vips engine shrinks by the same factors, so both resample the same picture."""
-    return (
-        max(1, int(size[0] / target[0] / REDUCING_GAP)),
-        max(1, int(size[1] / target[1] / REDUCING_GAP)),
-    )
+def reduced_size(recipe: Recipe, size: geometry.Size, cap: int) -> geometry.Size | None:
+    """The size both engines resample a decoded source of ``size`` to before anything else, or None to keep
+    every decoded pixel: the largest variant's, when that is an inside fit smaller than the source.
+
+    It changes no variant: the largest is resampled once from the decoded pixels either way, and the smaller
+    ones are resized from it as they would be. It lets libvips resample as the loader streams rows out, never
+    holding the whole source (most of the vips engine's lead over Pillow), and gives both engines the same
+    picture to make the analysis image from, already small. It is not made when a filter's effect depends on
+    the scale it runs at (blur, sharpen, autocontrast's histogram), or when the largest variant leaves the
+    analysis image too few pixels to be made from (less than three times its side).
+    """
+    if any(not isinstance(step, Grayscale) for step in recipe.filters):
+        return None
+    largest = max(recipe.variants, key=lambda v: geometry.scale(v, size, cap))  # the first, as a stable sort
+    target = geometry.scaled(size, geometry.scale(largest, size, cap))
+    if largest.fit is not Fit.INSIDE or target == size or max(target) < 3 * MAX_SIDE:
+        return None
+    return target
 
 
 def cut(image: AnalysisImage, variant: Variant, focus: Focus | None, source: geometry.Size, cap: int) -> Box | None:

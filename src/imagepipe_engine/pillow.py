@@ -10,6 +10,7 @@ import io
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import cast
 
@@ -53,7 +54,17 @@ def can_encode_avif() -> bool:
     return bool(features.check("avif"))
 
 
-def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Image.Image]:
+@dataclass(frozen=True)
+class Decoded:
+    """The decoded source: ``pixels`` upright, sRGB, and ``size``, what the variants' sizes are worked out from
+    (the decoded size). The pixels may be smaller: already resampled to the largest variant
+    (``analysis.reduced_size``), as the vips engine's are."""
+
+    pixels: Image.Image
+    size: geometry.Size
+
+
+def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Decoded]:
     """The source's header and its pixels: upright, sRGB, in L, LA, RGB or RGBA, maybe drafted smaller.
 
     Everything that reads the untrusted bytes, and only that: a failure in here is the file's fault; one after
@@ -69,7 +80,10 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, I
         srgb = _to_srgb(im, header.icc_profile)
         image = _normalised(srgb.transpose(_UPRIGHT[header.orientation]) if header.orientation in _UPRIGHT else srgb)
     image.info = {}  # encoders copy ICC profiles, comments and colour keys from it; outputs carry pixels only
-    return header, image
+    reduced = analysis.reduced_size(recipe, image.size, limits.max_output_dimension)
+    # the largest variant's resize, made first: what the vips engine makes as it decodes
+    pixels = image if reduced is None else image.resize(reduced, _RESAMPLE, reducing_gap=_GAP)
+    return header, Decoded(pixels, image.size)
 
 
 @cache
@@ -185,15 +199,20 @@ def _frames(data: bytes, header: probe.Header) -> list[Image.Image]:
     return frames
 
 
+def _filtered_source(source: Decoded, filters: Sequence[Filter]) -> Decoded:
+    return Decoded(_filtered(source.pixels, filters), source.size) if filters else source
+
+
 def _render_variants(
-    image: Image.Image, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
+    decoded: Decoded, recipe: Recipe, cap: int, small: AnalysisImage, report: ReportProgress
 ) -> list[RenderedVariant]:
     """Largest first, each from the last inside-fit result: the full-size image is resampled about once, and
-    small variants come from small intermediates."""
-    source, variants = image, recipe.variants
+    small variants come from small intermediates; the sizes from the decoded size, whatever the pixels were
+    reduced to."""
+    image_size, source, variants = decoded.size, decoded.pixels, recipe.variants
     rendered: dict[str, RenderedVariant] = {}
-    for variant in sorted(variants, key=lambda v: geometry.scale(v, image.size, cap), reverse=True):
-        size = geometry.scaled(image.size, geometry.scale(variant, image.size, cap))
+    for variant in sorted(variants, key=lambda v: geometry.scale(v, image_size, cap), reverse=True):
+        size = geometry.scaled(image_size, geometry.scale(variant, image_size, cap))
         region = analysis.cut(small, variant, recipe.focus, source.size, cap)
         fitted = _fitted(source, variant, geometry.box(variant, cap), size, region)
         if variant.fit is Fit.INSIDE:
@@ -248,11 +267,12 @@ def _encode(image: Image.Image, variant: Variant) -> RenderedVariant:
     return RenderedVariant(variant.name, buffer.getvalue(), image.width, image.height, fmt)
 
 
-def analysis_image(im: Image.Image) -> AnalysisImage:
-    """The engine-neutral analysis image of the decoded source (``imagepipe_analysis``)."""
-    return from_pil(im)
+def analysis_image(source: Decoded) -> AnalysisImage:
+    """The engine-neutral analysis image of the decoded source (``imagepipe_analysis``), from its pixels as
+    decoded, which may already be reduced to the largest variant (``analysis.reduced_size``)."""
+    return from_pil(source.pixels)
 
 
-def _steps() -> flow.Steps[Image.Image]:
+def _steps() -> flow.Steps[Decoded]:
     # built per call, from the module's functions as they are then (a test may stand in for one)
-    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered, _render_variants, _animated)
+    return flow.Steps(can_encode_avif, decode, analysis_image, _filtered_source, _render_variants, _animated)

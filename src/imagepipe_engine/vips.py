@@ -5,7 +5,7 @@ operation libvips marks untrusted, is blocked); a loader fails on truncated or c
 with grey; limits are checked from the headers (probe.py, then libvips' own) before a pixel is decoded; the
 operation cache is off (a worker never renders the same bytes twice); one libvips thread per process, since
 the worker's process pool gives the parallelism. A large source is resampled to its largest variant while the
-loader streams its rows (``_reduced_size``), after the reduction a JPEG can decode to (shrink-on-load): the
+loader streams its rows (``analysis.reduced_size``), after the reduction a JPEG can decode to (shrink-on-load): the
 whole decoded picture is never held, which is most of this engine's lead over Pillow in time and memory.
 """
 
@@ -37,7 +37,7 @@ from imagepipe.models import (
     Sharpen,
     Variant,
 )
-from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, analysis_size, from_pil
+from imagepipe_analysis import MAX_SIDE, AnalysisImage, Box, box_reduction, from_pil
 from imagepipe_engine import analysis, animation, colour, flow, geometry, pillow, probe
 from imagepipe_engine.contract import Limits, Rendered, RenderedVariant, ReportProgress
 
@@ -100,11 +100,14 @@ def can_encode_avif() -> bool:
     return True
 
 
+_WHOLE_ANALYSIS_PIXELS = 16_000_000  # above this, analysis_image box-shrinks in libvips before Pillow sees it
+
+
 @dataclass(frozen=True)
 class Source:
     """The decoded source as the vips engine keeps it: ``pixels`` upright, sRGB, in memory, and ``size``, what
     the variants' sizes are worked out from (the decoded size, as the Pillow engine's, so both round alike).
-    The pixels may be smaller than ``size``: already resampled to the largest variant (:func:`_reduced_size`)."""
+    The pixels may be smaller than ``size``: already resampled to the largest variant (``analysis.reduced_size``)."""
 
     pixels: pyvips.Image
     size: geometry.Size
@@ -117,9 +120,9 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, S
         loader = _LOADERS.get(im.format or "")
         header = probe.read_header(im, data, limits) if loader is not None else None
     if loader is None or header is None or header.decoded:
-        header, pil_image = pillow.decode(data, recipe, limits)
-        pixels = _from_pillow(pil_image.tobytes(), pil_image.width, pil_image.height, len(pil_image.mode))
-        return header, Source(pixels, (pixels.width, pixels.height))
+        header, decoded = pillow.decode(data, recipe, limits)
+        image = decoded.pixels
+        return header, Source(_from_pillow(image.tobytes(), image.width, image.height, len(image.mode)), decoded.size)
     options: dict[str, object] = {"access": "sequential", "fail_on": _FAIL_ON}
     if header.format in ("JPEG", "MPO"):
         upright = (header.width, header.height)
@@ -131,30 +134,11 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, S
         _check_header(image, limits)
         image = _normalised(_to_srgb(image, header.icc_profile), header.format)
         size = (image.height, image.width) if turned else (image.width, image.height)
-        reduced = _reduced_size(recipe, size, limits.max_output_dimension)
+        reduced = analysis.reduced_size(recipe, size, limits.max_output_dimension)
         if reduced is not None:  # resampled as the loader streams rows out: no full-size copy is made
             image = _resized(image, reduced[::-1] if turned else reduced)
         image = image.copy_memory()
     return header, Source(_upright(image, header.orientation), size)
-
-
-def _reduced_size(recipe: Recipe, size: geometry.Size, cap: int) -> geometry.Size | None:
-    """What the decode may resample to on the way into memory, or None to keep every decoded pixel.
-
-    libvips decodes on demand, so resizing to the largest variant as rows arrive never holds the whole source:
-    that fusion is most of what makes this engine faster than Pillow, which must decode all of it first. It
-    changes no variant: the largest is an inside fit, resampled once from the decoded pixels either way, and
-    the smaller ones are resized from it as they would be (``_render_variants``). It is not made when a
-    filter's effect depends on the scale it runs at (blur, sharpen, autocontrast's histogram), or when the
-    largest variant leaves the analysis image too few pixels to be made from (less than three times its side).
-    """
-    if any(not isinstance(step, Grayscale) for step in recipe.filters):
-        return None
-    largest = max(recipe.variants, key=lambda v: geometry.scale(v, size, cap))  # the first, as a stable sort
-    target = geometry.scaled(size, geometry.scale(largest, size, cap))
-    if largest.fit is not Fit.INSIDE or target == size or max(target) < 3 * MAX_SIDE:
-        return None
-    return target
 
 
 @contextmanager
@@ -415,17 +399,20 @@ def _encode(image: pyvips.Image, variant: Variant) -> RenderedVariant:
 
 
 def analysis_image(source: Source) -> AnalysisImage:
-    """The engine-neutral analysis image of the decoded source: libvips makes the box reduction Pillow's
-    ``reducing_gap`` would, and Pillow's ``from_pil`` the rest, so both engines resample alike (libvips' own
-    Lanczos differs by a level or two, enough to move a placeholder's digit across a quantisation step). From
-    the pixels as decoded, which may already be reduced to the largest variant (:func:`_reduced_size`)."""
+    """The engine-neutral analysis image of the decoded source, made by Pillow's ``from_pil`` as the Pillow
+    engine makes it: libvips' own Lanczos, or even its box shrink, differs by a level here and there, enough to
+    move a placeholder's digit or a hash bit across a quantisation step. From the pixels as decoded, which are
+    usually already reduced to the largest variant (``analysis.reduced_size``) and shared with Pillow, not
+    copied. A source kept whole and larger than ``_WHOLE_ANALYSIS_PIXELS`` is box-shrunk by libvips first, so
+    its pixels are never held twice: its analysis image may then differ by a few levels from the Pillow engine's."""
     image = source.pixels
-    target = analysis_size(image.width, image.height)
-    x_factor, y_factor = analysis.box_reduction((image.width, image.height), target)
-    if x_factor > 1 or y_factor > 1:
-        image = image.shrink(x_factor, y_factor, ceil=True).cast("uchar")
+    size, reduced_from = (image.width, image.height), None
+    if image.width * image.height > _WHOLE_ANALYSIS_PIXELS:
+        x_factor, y_factor = box_reduction(size)
+        image, reduced_from = image.shrink(x_factor, y_factor, ceil=True).cast("uchar"), size
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
-    return from_pil(Image.frombytes(mode, (image.width, image.height), image.write_to_memory()))
+    pixels = Image.frombuffer(mode, (image.width, image.height), image.write_to_memory(), "raw", mode, 0, 1)
+    return from_pil(pixels, reduced_from)
 
 
 def _steps() -> flow.Steps[Source]:
