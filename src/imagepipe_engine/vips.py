@@ -111,6 +111,8 @@ class Source:
 
     pixels: pyvips.Image
     size: geometry.Size
+    memory: bytes | None = None
+    """the bytes ``pixels`` reads, when it is exactly them (upright as loaded, unfiltered): shared with Pillow"""
 
 
 def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Source]:
@@ -137,8 +139,12 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, S
         reduced = analysis.reduced_size(recipe, size, limits.max_output_dimension)
         if reduced is not None:  # resampled as the loader streams rows out: no full-size copy is made
             image = _resized(image, reduced[::-1] if turned else reduced)
-        image = image.copy_memory()
-    return header, Source(_upright(image, header.orientation), size)
+        # held in a Python buffer rather than by copy_memory(): the analysis image reads the same bytes
+        raw = image.write_to_memory()
+        held = pyvips.Image.new_from_memory(raw, image.width, image.height, image.bands, image.format)
+        held = held.copy(interpretation=image.interpretation, xres=image.xres, yres=image.yres)
+    upright = _upright(held, header.orientation)
+    return header, Source(upright, size, raw if upright is held else None)
 
 
 @contextmanager
@@ -402,17 +408,18 @@ def analysis_image(source: Source) -> AnalysisImage:
     """The engine-neutral analysis image of the decoded source, made by Pillow's ``from_pil`` as the Pillow
     engine makes it: libvips' own Lanczos, or even its box shrink, differs by a level here and there, enough to
     move a placeholder's digit or a hash bit across a quantisation step. From the pixels as decoded, which are
-    usually already reduced to the largest variant (``analysis.reduced_size``) and shared with Pillow, not
-    copied. A source kept whole and larger than ``_WHOLE_ANALYSIS_PIXELS`` is box-shrunk by libvips first, so
-    its pixels are never held twice: its analysis image may then differ by a few levels from the Pillow engine's."""
-    image = source.pixels
+    usually already reduced to the largest variant (``analysis.reduced_size``); Pillow reads the bytes libvips
+    holds (``Source.memory``), no copy. Otherwise a source larger than ``_WHOLE_ANALYSIS_PIXELS`` is box-shrunk
+    by libvips first, so its pixels are never held twice: its analysis image may then differ by a few levels
+    from the Pillow engine's."""
+    image, memory = source.pixels, source.memory
     size, reduced_from = (image.width, image.height), None
-    if image.width * image.height > _WHOLE_ANALYSIS_PIXELS:
+    if memory is None and image.width * image.height > _WHOLE_ANALYSIS_PIXELS:
         x_factor, y_factor = box_reduction(size)
         image, reduced_from = image.shrink(x_factor, y_factor, ceil=True).cast("uchar"), size
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
-    pixels = Image.frombuffer(mode, (image.width, image.height), image.write_to_memory(), "raw", mode, 0, 1)
-    return from_pil(pixels, reduced_from)
+    data = memory if memory is not None else image.write_to_memory()
+    return from_pil(Image.frombuffer(mode, (image.width, image.height), data, "raw", mode, 0, 1), reduced_from)
 
 
 def _steps() -> flow.Steps[Source]:
