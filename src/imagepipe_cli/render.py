@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagepipe_cli import pool
+from imagepipe_cli.interrupts import Interrupts
 from imagepipe_cli.offline import FileJob, Setup, input_files, largest_first, output_dirs, prepare, run
 
 if TYPE_CHECKING:
@@ -76,29 +77,34 @@ def _run_all(pool: Executor, work: list[FileJob], json_lines: bool) -> int:
     if progress:
         progress.start()
     reported: set[Future[dict[str, Any]]] = set()
+    interrupts = Interrupts()
 
     def report(future: Future[dict[str, Any]]) -> None:
         nonlocal failed
-        result = future.result()
-        failed += result["status"] != "succeeded"
-        _report(result, json_lines, progress)
-        reported.add(future)
-        if progress and task is not None:
-            progress.advance(task)
+        with interrupts.held():  # a Ctrl-C now comes after the line is printed and recorded: never twice
+            result = future.result()
+            failed += result["status"] != "succeeded"
+            _report(result, json_lines, progress)
+            reported.add(future)
+            if progress and task is not None:
+                progress.advance(task)
 
-    try:
-        for future in as_completed(futures):
-            report(future)
-    except KeyboardInterrupt:
-        # Ctrl-C: nothing new starts; the pool processes ignore it (offline.warm) and finish the files they
-        # are on, so no variant is left half written, and those are reported before the command stops
-        started = [future for future in futures if not future.cancel() and future not in reported]
-        for future in as_completed(started):
-            report(future)
-        raise
-    finally:
-        if progress:
-            progress.stop()
+    with interrupts.installed():
+        try:
+            for future in as_completed(futures):
+                report(future)
+        except KeyboardInterrupt:
+            # Ctrl-C: nothing new starts; the pool processes ignore it (offline.warm) and finish the files they
+            # are on, so no variant is left half written, and those are reported before the command stops,
+            # however often Ctrl-C is pressed meanwhile
+            interrupts.ignore_more()
+            started = [future for future in futures if not future.cancel() and future not in reported]
+            for future in as_completed(started):
+                report(future)
+            raise
+        finally:
+            if progress:
+                progress.stop()
     return failed
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from PIL import Image
@@ -21,6 +22,18 @@ SCRIPT = Path(sys.executable).parent / "imagepipe"  # what `make install` put in
 def imagepipe(*args: str | Path) -> subprocess.CompletedProcess[str]:
     assert SCRIPT.exists(), "the console script is missing: `make install` installs it"
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+
+
+def _unbuffered_line(stream: IO[str]) -> str:
+    """One line read straight from the pipe: ``readline()`` would buffer the lines after it, and ``communicate()``
+    reads the pipe itself, so the lines in that buffer were lost to the test (not to the user)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        byte = os.read(stream.fileno(), 1)
+        if not byte:
+            break
+        data += byte
+    return data.decode()
 
 
 def json_lines(stdout: str) -> dict[str, dict[str, Any]]:
@@ -138,11 +151,13 @@ def test_an_unknown_engine_is_told_before_an_unreadable_recipe_file(tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
-def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("presses", [1, 3])
+def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_path: Path, presses: int) -> None:
     """Ctrl-C reaches the whole process group, as a terminal sends it: nothing new starts, the files being
-    rendered are finished and reported, and no pool process prints a traceback or keeps rendering."""
-    import os
+    rendered are finished and reported (each once, however often Ctrl-C is pressed while they finish), and no
+    pool process prints a traceback or keeps rendering."""
     import signal
+    import time
 
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
@@ -157,13 +172,16 @@ def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_pa
         start_new_session=True,
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()  # the run is under way
-    os.killpg(proc.pid, signal.SIGINT)
+    first = _unbuffered_line(proc.stdout)  # the run is under way
+    for _ in range(presses):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.02)  # a second and a third press while the files under way finish
     rest, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     reported = json_lines(first + rest)
+    assert len(reported) == len((first + rest).splitlines())  # no file reported twice
     written = {path.name for path in out.iterdir()}
     assert {Path(name).stem for name in reported} == written  # every folder written was reported
     assert 1 <= len(written) < 40  # it stopped

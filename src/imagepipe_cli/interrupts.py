@@ -1,0 +1,59 @@
+"""Ctrl-C while ``imagepipe render`` reports its results: each result is printed and counted whole, never
+twice, and once the first Ctrl-C is being handled (the files under way finishing), more are ignored so that
+those files are still reported. Python runs a signal's handler in the main thread between two bytecodes,
+wherever that is; this decides what the handler does there."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class Interrupts:
+    """SIGINT as ``KeyboardInterrupt``, except inside :meth:`held` (it is raised when the block ends) and once
+    :meth:`ignore_more` was called (it is dropped)."""
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending = False
+        self._ignoring = False
+
+    @contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        """This handler for SIGINT while the block runs; the one before it after. Outside the main thread (where
+        no handler can be set) Ctrl-C keeps its usual effect."""
+        try:
+            previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A Ctrl-C during the block is raised at its end, when the block did not raise anything itself."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+    def ignore_more(self) -> None:
+        """Drop every Ctrl-C from now on: the first one is being handled."""
+        self._ignoring = True
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._ignoring:
+            return
+        if self._holding:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
