@@ -1,6 +1,6 @@
 """Ctrl-C while ``imagepipe render`` reports its results: each result is printed and counted whole, never
-twice, and once the first Ctrl-C is being handled (the files under way finishing), more are ignored so that
-those files are still reported. Python runs a signal's handler in the main thread between two bytecodes,
+twice, and once the first Ctrl-C is being handled (the files under way finishing), later ones are dropped so
+that those files are still reported. Python runs a signal's handler in the main thread between two bytecodes,
 wherever that is; this decides what the handler does there."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from types import FrameType
 
 
 class Interrupts:
-    """SIGINT as ``KeyboardInterrupt``, except inside :meth:`held` (it is raised when the block ends) and once
-    :meth:`ignore_more` was called (it is dropped)."""
+    """The first SIGINT as ``KeyboardInterrupt`` (inside :meth:`held`, when the block ends); every later one
+    dropped, from the moment the first is raised."""
 
     def __init__(self) -> None:
         self._holding = False
         self._pending = False
-        self._ignoring = False
+        self._raised = False
 
     @contextmanager
     def installed(self) -> Iterator[Interrupts]:
@@ -46,13 +46,10 @@ class Interrupts:
             self._pending = False
             raise KeyboardInterrupt
 
-    def ignore_more(self) -> None:
-        """Drop every Ctrl-C from now on: the first one is being handled."""
-        self._ignoring = True
-
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._ignoring:
+        if self._raised:
             return
+        self._raised = True  # later presses change nothing, even before the first is caught
         if self._holding:
             self._pending = True
             return

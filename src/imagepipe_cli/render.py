@@ -96,8 +96,7 @@ def _run_all(pool: Executor, work: list[FileJob], json_lines: bool) -> int:
         except KeyboardInterrupt:
             # Ctrl-C: nothing new starts; the pool processes ignore it (offline.warm) and finish the files they
             # are on, so no variant is left half written, and those are reported before the command stops,
-            # however often Ctrl-C is pressed meanwhile
-            interrupts.ignore_more()
+            # however often Ctrl-C is pressed meanwhile (interrupts.py drops the later presses)
             started = [future for future in futures if not future.cancel() and future not in reported]
             for future in as_completed(started):
                 report(future)

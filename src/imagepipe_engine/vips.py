@@ -409,14 +409,14 @@ def analysis_image(source: Source) -> AnalysisImage:
     engine makes it: libvips' own Lanczos, or even its box shrink, differs by a level here and there, enough to
     move a placeholder's digit or a hash bit across a quantisation step. From the pixels as decoded, which are
     usually already reduced to the largest variant (``analysis.reduced_size``); Pillow reads the bytes libvips
-    holds (``Source.memory``), no copy. Otherwise a source larger than ``_WHOLE_ANALYSIS_PIXELS`` is box-shrunk
-    by libvips first, so its pixels are never held twice: its analysis image may then differ by a few levels
-    from the Pillow engine's."""
+    holds (``Source.memory``). A source kept whole and larger than ``_WHOLE_ANALYSIS_PIXELS`` is box-shrunk by
+    libvips first, so its pixels are never held twice: its analysis image may then differ by a few levels from
+    the Pillow engine's."""
     image, memory = source.pixels, source.memory
     size, reduced_from = (image.width, image.height), None
-    if memory is None and image.width * image.height > _WHOLE_ANALYSIS_PIXELS:
+    if image.width * image.height > _WHOLE_ANALYSIS_PIXELS:  # Pillow would copy it (RGB as 4 bytes a pixel)
         x_factor, y_factor = box_reduction(size)
-        image, reduced_from = image.shrink(x_factor, y_factor, ceil=True).cast("uchar"), size
+        image, memory, reduced_from = image.shrink(x_factor, y_factor, ceil=True).cast("uchar"), None, size
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
     data = memory if memory is not None else image.write_to_memory()
     return from_pil(Image.frombuffer(mode, (image.width, image.height), data, "raw", mode, 0, 1), reduced_from)
