@@ -5,14 +5,13 @@ Both render engines call these with the same ``AnalysisImage``, so they agree on
 
 from imagepipe_analysis.colour import dominant_colour
 from imagepipe_analysis.crop import Box, Gravity, cover_size, crop_box, source_box
-from imagepipe_analysis.image import MAX_SIDE, REDUCING_GAP, AnalysisImage, analysis_size, box_reduction, from_pil
+from imagepipe_analysis.image import MAX_SIDE, AnalysisImage, analysis_size, box_reduction, from_pil
 from imagepipe_analysis.phash import BANDS, bands, hamming, phash
 from imagepipe_analysis.placeholders import Placeholder, placeholders
 
 __all__ = [
     "BANDS",
     "MAX_SIDE",
-    "REDUCING_GAP",
     "AnalysisImage",
     "Box",
     "Gravity",

@@ -67,8 +67,9 @@ class Decoded:
 def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, Decoded]:
     """The source's header and its pixels: upright, sRGB, in L, LA, RGB or RGBA, maybe drafted smaller.
 
-    Everything that reads the untrusted bytes, and only that: a failure in here is the file's fault; one after
-    it is ours and must not pass for an invalid image. The vips engine uses it for formats libvips lacks."""
+    The ``pillow_errors`` block is everything that reads the untrusted bytes, and only that: a failure in it is
+    the file's fault; one after it (the resize to the largest variant, ``analysis.reduced_size``) is ours and
+    must not pass for an invalid image. The vips engine uses it for formats libvips lacks."""
     with probe.pillow_errors(), probe.open_image(data) as im:
         header = probe.read_header(im, data, limits)
         if im.format in ("JPEG", "MPO"):
