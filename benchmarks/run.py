@@ -355,7 +355,13 @@ SHARES = {
 
 async def _enqueue(pool: ArqRedis, image_id: str, source: SourceObject) -> bool:
     return await jobs.enqueue_processing(
-        pool, image_id=image_id, bucket=source.bucket, key=source.key, version=source.version, recipe=DEFAULT_RECIPE
+        pool,
+        image_id=image_id,
+        bucket=source.bucket,
+        key=source.key,
+        version=source.version,
+        recipe=DEFAULT_RECIPE,
+        tenant=Settings().default_tenant,
     )
 
 

@@ -17,7 +17,7 @@ from imagepipe.completion import ImageSummary
 from imagepipe.errors import ImagePipeError, InternalError, ProcessingTimeout, TransientError
 from imagepipe.jobs import job_id
 from imagepipe.keys import output_key
-from imagepipe.models import ImageRecord, Status, VariantOutput
+from imagepipe.models import Status, VariantOutput
 from imagepipe.progress import JobProgress
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import StartOutcome
@@ -59,10 +59,12 @@ async def process_image(
     version: str,
     recipe: dict[str, Any],
     correlation_id: str | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out (or
-    nothing, when the record no longer tracks this version or already finished it).
-    ``correlation_id`` (optional, newer producers send it) ties the job's logs to the request or event."""
+    nothing, when the record no longer tracks this version, already finished it, or is another tenant's).
+    Optional, newer producers send them: ``correlation_id`` ties the job's logs to the request or event;
+    ``tenant``, the record's, spares the record's start from sending the record back (records.start)."""
     wctx: WorkerContext = ctx["imagepipe"]
     settings = wctx.services.settings
     job_try: int = ctx.get("job_try", 1)
@@ -75,7 +77,7 @@ async def process_image(
     try:
         try:
             async with asyncio.timeout(limit):
-                return await _process(wctx, telemetry, progress, bucket, key, version, recipe)
+                return await _process(wctx, telemetry, progress, bucket, key, version, recipe, tenant)
         except TimeoutError as exc:
             raise ProcessingTimeout(f"processing took longer than {limit:.0f}s") from exc
         except ImagePipeError:
@@ -105,12 +107,17 @@ async def _process(
     key: str,
     version: str,
     raw_recipe: dict[str, Any],
+    job_tenant: str | None,
 ) -> dict[str, Any]:
     services, image_id = wctx.services, telemetry.image_id
     settings = services.settings
-    outcome, record = await asyncio.to_thread(services.records.start, image_id, version)
-    if outcome is not StartOutcome.STARTED or record is None:
-        telemetry.info("skipped", version=version, reason=outcome.value)
+    if job_tenant is None or isinstance(job_tenant, str):  # payloads are data too
+        outcome, tenant = await asyncio.to_thread(services.records.start, image_id, version, job_tenant)
+    else:
+        outcome, tenant = StartOutcome.FOREIGN, None
+    if outcome is not StartOutcome.STARTED or tenant is None:
+        say = telemetry.warning if outcome is StartOutcome.FOREIGN else telemetry.info
+        say("skipped", version=version, reason=outcome.value)
         return {"image_id": image_id, "status": "skipped", "reason": outcome.value}
     recipe = parse_recipe(raw_recipe, settings)  # payloads are data too: validated like any input
     progress.total = len(recipe.variants)
@@ -130,23 +137,21 @@ async def _process(
         raise TransientError("the imaging process died while rendering; a new one will retry") from exc
     del data
     with telemetry.stage("store"):
-        outputs = await progress.storing([_store_variant(services, record, v) for v in rendered.variants])
+        outputs = await progress.storing([_store_variant(services, tenant, image_id, v) for v in rendered.variants])
         stored = await asyncio.to_thread(services.records.succeed, image_id, version, list(outputs), rendered.metadata)
     telemetry.count("BytesOut", sum(o.bytes for o in outputs), MetricUnit.Bytes)
     if not stored:
         telemetry.info("record moved on while this version was processed", version=version)
         return {"image_id": image_id, "status": "skipped", "reason": "superseded"}
     telemetry.info("processed", variants=[o.name for o in outputs])
-    await wctx.completion(
-        ImageSummary(image_id=image_id, tenant=record.tenant, status=Status.SUCCEEDED, variants=outputs)
-    )
+    await wctx.completion(ImageSummary(image_id=image_id, tenant=tenant, status=Status.SUCCEEDED, variants=outputs))
     return {"image_id": image_id, "status": "succeeded", "variants": [o.name for o in outputs]}
 
 
-async def _store_variant(services: Services, record: ImageRecord, variant: RenderedVariant) -> VariantOutput:
+async def _store_variant(services: Services, tenant: str, image_id: str, variant: RenderedVariant) -> VariantOutput:
     """Store one variant under its record's tenant's prefix."""
     settings = services.settings
-    key = output_key(record.tenant, record.image_id, variant.name, variant.format.extension, settings.output_prefix)
+    key = output_key(tenant, image_id, variant.name, variant.format.extension, settings.output_prefix)
     await asyncio.to_thread(
         services.store.put_variant, settings.output_bucket, key, variant.data, variant.format.content_type
     )

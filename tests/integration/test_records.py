@@ -33,3 +33,32 @@ def test_registration_of_a_known_version_returns_the_record_without_writing_it(r
     outcome, found = records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")
     assert (outcome, found) == (Registration.DUPLICATE, created)
     assert records.register(image_id, source("v0", "00"), DEFAULT_RECIPE, "local")[0] is Registration.STALE
+
+
+def test_a_start_that_names_its_tenant_is_checked_against_the_record(records: ImageRecords) -> None:
+    """A job names its record's tenant (jobs.enqueue_record): the start's condition checks it, so the write need
+    not send the record back; a job naming another tenant starts nothing and counts no attempt."""
+    image_id = new_image_id()
+    records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "acme")
+    assert records.start(image_id, "v1", "other") == (StartOutcome.FOREIGN, None)
+    untouched = records.get(image_id)
+    assert untouched is not None and untouched.status.value == "queued" and untouched.attempts == 0
+    assert records.start(image_id, "v1", "acme") == (StartOutcome.STARTED, "acme")
+    assert records.start(image_id, "v0", "acme")[0] is StartOutcome.SUPERSEDED
+    assert records.succeed(image_id, "v1", [], METADATA)
+    assert records.start(image_id, "v1", "acme") == (StartOutcome.DONE, None)
+    assert records.start(new_image_id(), "v1", "acme") == (StartOutcome.MISSING, None)
+    # a job from before jobs named their tenant reads it from the record
+    other = new_image_id()
+    records.register(other, source("v1", "01"), DEFAULT_RECIPE, "acme")
+    assert records.start(other, "v1") == (StartOutcome.STARTED, "acme")
+
+
+def test_a_record_from_before_tenants_starts_for_the_default_tenant_only(records: ImageRecords) -> None:
+    image_id = new_image_id()
+    records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")
+    records._client.update_item(  # as written before records had a tenant
+        TableName=records._table, Key={"image_id": {"S": image_id}}, UpdateExpression="REMOVE tenant"
+    )
+    assert records.start(image_id, "v1", "acme") == (StartOutcome.FOREIGN, None)
+    assert records.start(image_id, "v1", "local") == (StartOutcome.STARTED, "local")

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.constants import job_key_prefix
 
 from conftest import ApiClient, Handler, MakeKey, RunWorker, corpus
 from factories import put, s3_notification, uploaded
-from imagepipe import aws
+from imagepipe import aws, jobs
 from imagepipe.apikeys import Scope
 from imagepipe.keys import image_id_for_object, new_image_id
 from imagepipe.models import DEFAULT_RECIPE, ErrorInfo, SourceObject
@@ -106,6 +107,48 @@ async def test_a_tenants_s3_objects_carry_its_name(
     form = await client.post("/images/uploads", json={"filename": "big.jpg", "content_type": "image/jpeg", "size": 10})
     assert form.status_code == 201, form.text
     assert form.json()["key"] == f"uploads/{tenant}/{form.json()['image_id']}/big.jpg"
+
+
+async def test_a_job_naming_another_tenant_than_its_records_starts_nothing(
+    api_client: ApiClient, make_key: MakeKey, run_worker: RunWorker, records: ImageRecords, s3: Any
+) -> None:
+    """A job names its record's tenant, under whose prefix the worker stores the variants once the record's
+    start has checked it: a job naming another (planted in Redis, or from a confused producer) writes nothing."""
+    tenant, intruder = tenant_name(), tenant_name()
+    image_id = await uploaded(api_client(make_key(tenant, READ_WRITE).key), "images", "baseline", "hopper.jpg")
+    record = records.get(image_id)
+    assert record is not None
+    settings = get_settings()
+    jid = jobs.job_id(image_id, record.source.version)
+    pool = await jobs.connect(settings)
+    try:
+        await pool.zrem(settings.queue_name, jid)  # the upload's own job makes way for the planted one
+        await pool.delete(job_key_prefix + jid)
+        source = record.source
+        assert await jobs.enqueue_processing(
+            pool,
+            image_id=image_id,
+            bucket=source.bucket,
+            key=source.key,
+            version=source.version,
+            recipe=record.recipe,
+            tenant=intruder,
+        )
+        assert (await run_worker()).jobs_complete == 1
+        untouched = records.get(image_id)
+        assert untouched is not None and (untouched.status.value, untouched.attempts) == ("queued", 0)
+        for owner in (intruder, tenant):
+            assert "Contents" not in s3.list_objects_v2(Bucket=settings.output_bucket, Prefix=f"images/{owner}/")
+
+        assert await jobs.enqueue_record(pool, record)  # the record's own job: its tenant
+        assert (await run_worker()).jobs_complete == 1
+    finally:
+        await pool.aclose()
+    done = records.get(image_id)
+    assert done is not None and done.status.value == "succeeded"
+    assert {v.key for v in done.variants} == {
+        f"images/{tenant}/{image_id}/{n}" for n in ("thumb.webp", "medium.jpg", "large.jpg")
+    }
 
 
 async def test_listing_by_status_shows_the_tenants_own_page_by_page(

@@ -78,10 +78,11 @@ async def enqueue_processing(
     key: str,
     version: str,
     recipe: Recipe,
+    tenant: str | None = None,
     correlation_id: str | None = None,
 ) -> bool:
-    """Queue ``process_image`` for one object version; True when newly queued, False when the same
-    version is already queued, running or recently done (arq refuses a job id it still knows)."""
+    """Queue ``process_image`` for one object version of ``tenant``'s record; True when newly queued, False
+    when the same version is already queued, running or recently done (arq refuses a job id it still knows)."""
     payload: dict[str, Any] = {
         "image_id": image_id,
         "bucket": bucket,
@@ -89,7 +90,11 @@ async def enqueue_processing(
         "version": version,
         "recipe": recipe.model_dump(mode="json"),
     }
-    if correlation_id:  # optional: workers of any version take a payload with or without it
+    # optional: workers take a payload with or without them (a worker from before one of them refuses a payload
+    # that has it, so workers are deployed before producers)
+    if tenant is not None:
+        payload["tenant"] = tenant
+    if correlation_id:
         payload["correlation_id"] = correlation_id
     job = await pool.enqueue_job(PROCESS_IMAGE, _job_id=job_id(image_id, version), **payload)
     return job is not None
@@ -114,6 +119,7 @@ async def enqueue_record(pool: ArqRedis, record: ImageRecord, correlation_id: st
         key=source.key,
         version=source.version,
         recipe=record.recipe,
+        tenant=record.tenant,
         correlation_id=correlation_id,
     )
 

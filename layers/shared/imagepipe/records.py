@@ -62,6 +62,7 @@ class StartOutcome(StrEnum):
     DONE = "done"  # this version already reached a final state
     SUPERSEDED = "superseded"  # the record now tracks another version
     MISSING = "missing"
+    FOREIGN = "foreign"  # the job names another tenant than its record's: nothing written
 
 
 def now() -> str:
@@ -230,23 +231,46 @@ class ImageRecords:
         record = self.get(image_id)
         return record if record is not None and record.tenant == tenant else None
 
-    def start(self, image_id: str, version: str) -> tuple[StartOutcome, ImageRecord | None]:
-        """Move the record of this version to ``processing`` and count the attempt; the outcome and the record
-        (as it now stands when started, as it stood otherwise)."""
+    def start(self, image_id: str, version: str, tenant: str | None = None) -> tuple[StartOutcome, str | None]:
+        """Move the record of this version to ``processing`` and count the attempt; the outcome, and the
+        record's tenant when it started.
+
+        A job that names its ``tenant`` has it checked by the write's condition, and the write returns nothing:
+        the record sent back is most of an update's cost (in moto, 8 of a start's 22 ms of CPU, measured). A
+        job from before jobs named their tenant reads it from the record the write returns."""
+        names = {"#s": "status", "#e": "error"}
+        values: dict[str, Any] = {
+            ":processing": Status.PROCESSING.value,
+            ":queued": Status.QUEUED.value,
+            ":zero": 0,
+            ":one": 1,
+        }
+        condition = "#s IN (:queued, :processing)"
+        if tenant is not None:
+            names["#tenant"], values[":tenant"] = "tenant", tenant
+            owned = "#tenant = :tenant"
+            if tenant == self._default_tenant:  # a record from before tenants is the default tenant's
+                owned = f"(attribute_not_exists(#tenant) OR {owned})"
+            condition += f" AND {owned}"
         applied, record = self._update(
             image_id,
             version,
             update="SET #s = :processing, updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
             "REMOVE #e",
-            condition="#s IN (:queued, :processing)",
-            names={"#s": "status", "#e": "error"},
-            values={":processing": Status.PROCESSING.value, ":queued": Status.QUEUED.value, ":zero": 0, ":one": 1},
+            condition=condition,
+            names=names,
+            values=values,
+            returning=tenant is None,
         )
         if applied:
-            return StartOutcome.STARTED, record
+            return StartOutcome.STARTED, record.tenant if record is not None else tenant
         if record is None:
             return StartOutcome.MISSING, None
-        return (StartOutcome.SUPERSEDED if record.source.version != version else StartOutcome.DONE), record
+        if record.source.version != version:
+            return StartOutcome.SUPERSEDED, None
+        if record.status not in (Status.QUEUED, Status.PROCESSING):
+            return StartOutcome.DONE, None
+        return StartOutcome.FOREIGN, None
 
     def succeed(self, image_id: str, version: str, variants: list[VariantOutput], metadata: ImageMetadata) -> bool:
         """Record the result, and the hash's bands for ``similar_to`` (imagepipe.similar); False when the
@@ -444,8 +468,8 @@ class ImageRecords:
     ) -> tuple[bool, ImageRecord | None]:
         """Apply ``update`` (which sets ``updated_at = :now``) when the record tracks ``version`` and
         ``condition`` holds. Returns (applied, the record as it now stands, or as it stood when the condition
-        refused it); with ``returning=False`` the record is neither asked for nor returned (None): DynamoDB
-        then sends back no item, which is the bulk of an update's response (and of moto's CPU)."""
+        refused it); with ``returning=False`` an applied write returns no record (None): DynamoDB then sends back
+        no item, which is the bulk of an update's response (and of moto's CPU). A refusal always does."""
         try:
             with translated_errors():
                 resp = self._client.update_item(
@@ -455,13 +479,13 @@ class ImageRecords:
                     ConditionExpression=f"attribute_exists(image_id) AND #src.#v = :version AND ({condition})",
                     ExpressionAttributeNames={"#src": "source", "#v": "version", **names},
                     ExpressionAttributeValues=_to_item({**values, ":now": now(), ":version": version}),
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD" if returning else "NONE",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     ReturnValues="ALL_NEW" if returning else "NONE",
                 )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return False, self._refused_item(exc) if returning else None
+            return False, self._refused_item(exc)
         return True, self._record(resp["Attributes"]) if returning else None
 
     def _refused_item(self, exc: ClientError) -> ImageRecord | None:
