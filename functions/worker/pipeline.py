@@ -60,16 +60,21 @@ async def process_image(
     recipe: dict[str, Any],
     correlation_id: str | None = None,
     tenant: str | None = None,
+    **later: Any,
 ) -> dict[str, Any]:
     """arq task: one object version in, its variants and a ``succeeded`` or ``failed`` record out (or
     nothing, when the record no longer tracks this version, already finished it, or is another tenant's).
     Optional, newer producers send them: ``correlation_id`` ties the job's logs to the request or event;
-    ``tenant``, the record's, spares the record's start from sending the record back (records.start)."""
+    ``tenant``, the record's, spares the record's start from sending the record back (records.start). Keywords
+    this worker does not know yet (``later``: a newer producer's optional ones) are logged and ignored, so that a
+    producer deployed before the workers loses no job."""
     wctx: WorkerContext = ctx["imagepipe"]
     settings = wctx.services.settings
     job_try: int = ctx.get("job_try", 1)
     jid = ctx.get("job_id") or job_id(image_id, version)
     telemetry = JobTelemetry(image_id, jid, correlation_id or jid, wctx.engine)
+    if later:
+        telemetry.info("job keywords ignored", keywords=sorted(later))
     # a stage cannot outlast the job's time limit; the key lapses then should nobody clear it
     progress = JobProgress(ctx["redis"], image_id, ttl=settings.job_timeout_seconds)
     # Our own limit, inside arq's: a job arq times out would leave its record in `processing`.

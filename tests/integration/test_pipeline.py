@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.constants import job_key_prefix
 from PIL import Image
 
 from conftest import RunWorker
 from factories import upload
 from imagepipe import jobs, liveness
 from imagepipe.models import DEFAULT_RECIPE, Recipe
+from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
 
 
@@ -189,3 +191,35 @@ async def test_queue_shows_the_engine_each_worker_renders_with(
         await pool.aclose()
         get_settings.cache_clear()
     assert ctx["worker_id"] not in (await api.get("/queue")).json()["engines"]  # gone with the worker
+
+
+async def test_a_job_from_a_newer_producer_with_a_keyword_this_worker_does_not_know_is_processed(
+    api: httpx.AsyncClient, run_worker: RunWorker, records: ImageRecords
+) -> None:
+    """Producers may be deployed before workers: an optional keyword a worker does not know yet is ignored."""
+    image_id = (await upload(api, "images", "baseline", "hopper.jpg")).json()["image_id"]
+    record = records.get(image_id)
+    assert record is not None
+    settings, source = get_settings(), record.source
+    jid = jobs.job_id(image_id, source.version)
+    pool = await jobs.connect(settings)
+    try:
+        await pool.zrem(settings.queue_name, jid)  # the upload's own job makes way for a newer producer's
+        await pool.delete(job_key_prefix + jid)
+        queued = await pool.enqueue_job(
+            jobs.PROCESS_IMAGE,
+            _job_id=jid,
+            image_id=image_id,
+            bucket=source.bucket,
+            key=source.key,
+            version=source.version,
+            recipe=record.recipe.model_dump(mode="json"),
+            tenant=record.tenant,
+            priority="high",  # a keyword of some later release
+        )
+        assert queued is not None
+        assert (await run_worker()).jobs_complete == 1
+    finally:
+        await pool.aclose()
+    done = records.get(image_id)
+    assert done is not None and done.status.value == "succeeded" and done.attempts == 1

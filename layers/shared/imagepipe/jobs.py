@@ -90,8 +90,8 @@ async def enqueue_processing(
         "version": version,
         "recipe": recipe.model_dump(mode="json"),
     }
-    # optional: workers take a payload with or without them (a worker from before one of them refuses a payload
-    # that has it, so workers are deployed before producers)
+    # optional: workers take a payload with or without them, and ignore optional keywords they do not know yet
+    # (workers from before `tenant` refuse it: docs/deploy.md)
     if tenant is not None:
         payload["tenant"] = tenant
     if correlation_id:
