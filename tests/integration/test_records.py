@@ -3,9 +3,11 @@ stood (``ReturnValuesOnConditionCheckFailure``), so the caller learns why withou
 
 from __future__ import annotations
 
+from imagepipe import aws
 from imagepipe.keys import new_image_id
 from imagepipe.models import DEFAULT_RECIPE, ImageMetadata, SourceObject
 from imagepipe.records import ImageRecords, Registration, StartOutcome
+from imagepipe.settings import get_settings
 
 METADATA = ImageMetadata(
     width=1, height=1, format="PNG", mode="RGB", bytes=1, sha256="0" * 64, frames=1, dominant_color="#000000"
@@ -57,8 +59,8 @@ def test_a_start_that_names_its_tenant_is_checked_against_the_record(records: Im
 def test_a_record_from_before_tenants_starts_for_the_default_tenant_only(records: ImageRecords) -> None:
     image_id = new_image_id()
     records.register(image_id, source("v1", "01"), DEFAULT_RECIPE, "local")
-    records._client.update_item(  # as written before records had a tenant
-        TableName=records._table, Key={"image_id": {"S": image_id}}, UpdateExpression="REMOVE tenant"
+    aws.dynamodb_client().update_item(  # as written before records had a tenant
+        TableName=get_settings().table_name, Key={"image_id": {"S": image_id}}, UpdateExpression="REMOVE tenant"
     )
     assert records.start(image_id, "v1", "acme") == (StartOutcome.FOREIGN, None)
     assert records.start(image_id, "v1", "local") == (StartOutcome.STARTED, "local")
