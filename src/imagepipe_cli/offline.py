@@ -47,12 +47,20 @@ def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
     """Files as given, and every file under a folder (sorted, hidden ones skipped)."""
     for path in inputs:
         if path.is_dir():
-            yield from sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            yield from sorted(_files_under(path))
         else:
+            yield path
+
+
+def any_input_file(inputs: Iterable[Path]) -> bool:
+    """Whether :func:`input_files` yields anything, found without walking every folder whole."""
+    return any(not path.is_dir() or next(_files_under(path), None) is not None for path in inputs)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The files under ``folder``, in no order, hidden ones (or in hidden folders) skipped."""
+    for path in folder.rglob("*"):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
             yield path
 
 

@@ -12,13 +12,12 @@ parsed, checked and reported on by typer, as they always were."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
-from imagepipe_cli.offline import input_files, warm
+from imagepipe_cli.offline import any_input_file, warm
 
 # render's options that take a value, and the flag it has
 _VALUED = {"--out": "out", "-o": "out", "--recipe": "recipe", "--engine": "engine", "--jobs": "jobs", "-j": "jobs"}
@@ -39,7 +38,7 @@ def start(args: Sequence[str]) -> None:
     Only the server: a pool process starts once the server has imported what it preloads, which takes longer
     than typer's parse, so ``render`` starts them (:func:`pool`) when it has its arguments."""
     context = _context()
-    if context.get_start_method() == "forkserver" and _wanted(args) is not None:
+    if context.get_start_method() == "forkserver" and _plain(args):
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
@@ -57,8 +56,9 @@ def _context() -> BaseContext:
     return context
 
 
-def _wanted(args: Sequence[str]) -> tuple[int, str | None] | None:
-    """How many processes and which engine ``render args`` asks for; None when that is not plain."""
+def _plain(args: Sequence[str]) -> bool:
+    """Whether ``render args`` plainly asks for a render: an output folder, inputs that exist and name at least
+    one file (the first one found ends the search: ``render`` lists them all), and a job count if any."""
     values: dict[str, str] = {}
     inputs: list[str] = []
     rest = iter(args)
@@ -70,25 +70,18 @@ def _wanted(args: Sequence[str]) -> tuple[int, str | None] | None:
         elif arg in _VALUED:
             value = next(rest, None)
             if value is None:
-                return None
+                return False
             values[_VALUED[arg]] = value
         elif arg.startswith("--") and arg.partition("=")[0] in _VALUED:
             name, _, value = arg.partition("=")
             values[_VALUED[name]] = value
         elif arg.startswith("-"):
-            return None  # --help, a short option with its value attached, a mistake: typer's to tell
+            return False  # --help, a short option with its value attached, a mistake: typer's to tell
         else:
             inputs.append(arg)
     if "out" not in values or not inputs or not all(Path(i).exists() for i in inputs):
-        return None
-    try:
-        jobs = int(values["jobs"]) if "jobs" in values else None
-    except ValueError:
-        return None
-    if jobs is not None and jobs < 1:
-        return None
-    count = sum(1 for _ in input_files(Path(i) for i in inputs))
-    processes = min(jobs or os.cpu_count() or 1, count)
-    if processes < 1:
-        return None
-    return processes, values.get("engine", os.environ.get("IMAGEPIPE_ENGINE") or None)
+        return False
+    jobs = values.get("jobs", "1")
+    if not jobs.isdigit() or int(jobs) < 1:
+        return False
+    return any_input_file(Path(i) for i in inputs)

@@ -110,21 +110,23 @@ def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr
 
 
-def test_the_pool_is_started_before_parsing_only_for_arguments_read_for_sure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from imagepipe_cli.pool import _wanted
+def test_the_pool_is_started_before_parsing_only_for_arguments_read_for_sure(tmp_path: Path) -> None:
+    from imagepipe_cli.pool import _plain
 
     for name in ("a.jpg", "b.jpg", "c.png"):
         (tmp_path / name).write_bytes(b"")
-    monkeypatch.delenv("IMAGEPIPE_ENGINE", raising=False)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "hidden" / ".cache").mkdir(parents=True)
+    (tmp_path / "hidden" / ".cache" / "d.jpg").write_bytes(b"")
     folder, one, out = str(tmp_path), str(tmp_path / "a.jpg"), str(tmp_path / "out")
-    assert _wanted([folder, "--out", out, "-j", "2", "--json"]) == (2, None)
-    assert _wanted(["--engine=pillow", "--jobs", "8", "-o", out, folder]) == (3, "pillow")  # no more than files
-    assert _wanted([one, one, "--out", out, "--recipe", '{"variants": []}', "-j", "4"]) == (2, None)
-    assert _wanted(["--out", out, "--", one]) == (1, None)
-    monkeypatch.setenv("IMAGEPIPE_ENGINE", "vips")
-    assert _wanted([one, "--out", out, "-j", "1"]) == (1, "vips")
+    for plain in (
+        [folder, "--out", out, "-j", "2", "--json"],
+        ["--engine=pillow", "--jobs", "8", "-o", out, folder],
+        [one, one, "--out", out, "--recipe", '{"variants": []}', "-j", "4"],
+        ["--out", out, "--", one],
+        [str(tmp_path / "empty"), one, "--out", out],
+    ):
+        assert _plain(plain), plain
     for unsure in (
         [one, "--out", out, "--help"],
         [one, "--out", out, "-j2"],  # a value attached to a short option: typer's to read
@@ -134,9 +136,11 @@ def test_the_pool_is_started_before_parsing_only_for_arguments_read_for_sure(
         [one],  # no --out: typer refuses it
         [str(tmp_path / "missing.jpg"), "--out", out],
         [str(tmp_path / "out"), "--out", out],  # names nothing
+        [str(tmp_path / "empty"), "--out", out],  # no file in it
+        [str(tmp_path / "hidden"), "--out", out],  # hidden files only
         ["--out", out],
     ):
-        assert _wanted(unsure) is None, unsure
+        assert not _plain(unsure), unsure
 
 
 def test_an_unknown_engine_is_told_before_an_unreadable_recipe_file(tmp_path: Path) -> None:
