@@ -306,7 +306,7 @@ async def end_to_end(
     done_before = records.count(Status.SUCCEEDED)  # the stack is shared by the 1- and 2-core runs
     try:
         # warm up: the worker's imaging processes start on their first job
-        await _enqueue(pool, *staged[0])
+        await _enqueue(pool, settings.default_tenant, *staged[0])
         await _until_done(pool, staged[:1])
 
         def watched() -> dict[str, list[int]]:
@@ -320,7 +320,7 @@ async def end_to_end(
 
         start, busy_start = time.perf_counter(), machine_busy_seconds()
         cpu_start = {pid: cpu_seconds(pid) for pids in watched().values() for pid in pids}
-        await asyncio.gather(*(_enqueue(pool, *item) for item in staged[1:]))
+        await asyncio.gather(*(_enqueue(pool, settings.default_tenant, *item) for item in staged[1:]))
         await _until_done(pool, staged[1:])
         elapsed = time.perf_counter() - start
         busy = machine_busy_seconds() - busy_start
@@ -353,7 +353,7 @@ SHARES = {
 }
 
 
-async def _enqueue(pool: ArqRedis, image_id: str, source: SourceObject) -> bool:
+async def _enqueue(pool: ArqRedis, tenant: str, image_id: str, source: SourceObject) -> bool:
     return await jobs.enqueue_processing(
         pool,
         image_id=image_id,
@@ -361,7 +361,7 @@ async def _enqueue(pool: ArqRedis, image_id: str, source: SourceObject) -> bool:
         key=source.key,
         version=source.version,
         recipe=DEFAULT_RECIPE,
-        tenant=Settings().default_tenant,
+        tenant=tenant,
     )
 
 

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import httpx
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 
 from conftest import corpus, load_event
 from imagepipe import aws
@@ -67,3 +69,9 @@ def aimed(event: dict[str, Any], bucket: str) -> dict[str, Any]:
     for name in ("imagepipe-uploads", "example-bucket", "xxx", "lambda-artifacts-deafc19498e3f2df", "sourcebucket"):
         text = text.replace(f'"{name}"', f'"{bucket}"').replace(f'\\"{name}\\"', f'\\"{bucket}\\"')
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+async def withdraw(pool: ArqRedis, job_id: str) -> None:
+    """Take a queued job out of the queue, as if it had never been queued (its id may then be queued anew)."""
+    await pool.zrem(get_settings().queue_name, job_id)
+    await pool.delete(job_key_prefix + job_id)

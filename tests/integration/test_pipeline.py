@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.constants import job_key_prefix
 from PIL import Image
 
 from conftest import RunWorker
-from factories import upload
+from factories import upload, withdraw
 from imagepipe import jobs, liveness
 from imagepipe.models import DEFAULT_RECIPE, Recipe
 from imagepipe.records import ImageRecords
@@ -204,8 +203,7 @@ async def test_a_job_from_a_newer_producer_with_a_keyword_this_worker_does_not_k
     jid = jobs.job_id(image_id, source.version)
     pool = await jobs.connect(settings)
     try:
-        await pool.zrem(settings.queue_name, jid)  # the upload's own job makes way for a newer producer's
-        await pool.delete(job_key_prefix + jid)
+        await withdraw(pool, jid)  # the upload's own job makes way for a newer producer's
         queued = await pool.enqueue_job(
             jobs.PROCESS_IMAGE,
             _job_id=jid,

@@ -9,10 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.constants import job_key_prefix
 
 from conftest import ApiClient, Handler, MakeKey, RunWorker, corpus
-from factories import put, s3_notification, uploaded
+from factories import put, s3_notification, uploaded, withdraw
 from imagepipe import aws, jobs
 from imagepipe.apikeys import Scope
 from imagepipe.keys import image_id_for_object, new_image_id
@@ -122,8 +121,7 @@ async def test_a_job_naming_another_tenant_than_its_records_starts_nothing(
     jid = jobs.job_id(image_id, record.source.version)
     pool = await jobs.connect(settings)
     try:
-        await pool.zrem(settings.queue_name, jid)  # the upload's own job makes way for the planted one
-        await pool.delete(job_key_prefix + jid)
+        await withdraw(pool, jid)  # the upload's own job makes way for the planted one
         source = record.source
         assert await jobs.enqueue_processing(
             pool,
