@@ -1,9 +1,10 @@
-"""Rendering local files with an engine, no services: which files an input names, where each one's variants
-go, and one file's job (read, render, write). The job runs in a process of ``imagepipe render``'s pool.
+"""Rendering local files with an engine, no services: what every job needs, and one file's job (read,
+render, write). The job runs in a process of ``imagepipe render``'s pool; files.py says which files there are.
 
-The command's own process imports neither the engine nor the settings (nor the models): the pool's processes
-import them anyway, so the first one ready checks the engine and the recipe and makes what every job needs
-(:func:`prepare`), and each sets its engine up once (:func:`_setup`).
+The command's own process checks the engine and the recipe and makes what every job needs (:func:`prepare`,
+which imports the settings and the models) while its pool's server imports the engine (preload.py): the two
+run side by side, on two cores, and the server's imports take longer. Each pool process then sets its engine
+up once (:func:`_setup`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import atexit
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Setup:
-    """What every job needs, as :func:`prepare` made it of the command's options: plain values, so that the
-    command's process can hand it on without importing the models or the engine."""
+    """What every job needs, as :func:`prepare` made it of the command's options: plain values, which pickle
+    small into every job, and which a pool process turns into the engine's arguments once (:func:`_setup`)."""
 
     engine: str
     recipe: str  # the recipe, validated and normalised, as JSON
@@ -41,37 +41,6 @@ class FileJob:
     source: Path
     out_dir: Path
     setup: Setup
-
-
-def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and every file under a folder (sorted, hidden ones skipped)."""
-    for path in inputs:
-        if path.is_dir():
-            yield from sorted(_files_under(path))
-        else:
-            yield path
-
-
-def any_input_file(inputs: Iterable[Path]) -> bool:
-    """Whether :func:`input_files` yields anything, found without walking every folder whole."""
-    return any(not path.is_dir() or next(_files_under(path), None) is not None for path in inputs)
-
-
-def _files_under(folder: Path) -> Iterator[Path]:
-    """The files under ``folder``, in no order, hidden ones (or in hidden folders) skipped."""
-    for path in folder.rglob("*"):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
-            yield path
-
-
-def output_dirs(files: list[Path], out: Path) -> list[Path]:
-    """``out/<stem>`` for each file; a stem met before gets ``-2``, ``-3``... so no file overwrites another's."""
-    seen: dict[str, int] = {}
-    dirs = []
-    for path in files:
-        seen[path.stem] = seen.get(path.stem, 0) + 1
-        dirs.append(out / (path.stem if seen[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}"))
-    return dirs
 
 
 def largest_first(work: list[FileJob]) -> list[FileJob]:
@@ -89,7 +58,8 @@ def _size(path: Path) -> int:
 
 def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | Setup:
     """What is wrong with ``--engine`` or ``--recipe`` (the option, the message), in that order; else what
-    every job needs. Run in a pool process, which imports all this anyway."""
+    every job needs. Run in the command's process, before the pool's server is ready (preload.py imports
+    neither the settings nor the recipes for it)."""
     from imagepipe.errors import InvalidRecipe
     from imagepipe.recipes import parse_recipe
     from imagepipe.settings import get_settings

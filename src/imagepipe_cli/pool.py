@@ -1,10 +1,13 @@
 """``imagepipe render``'s process pool, whose forkserver starts as the command starts, before typer parses.
 
-Each pool process needs about 0.35 s of imports (pydantic's models, the settings, numpy, Pillow) before its
-first render, and typer takes 0.1-0.2 s to import itself and parse (it builds a pydantic adapter for each
-parameter). The pool is a forkserver's: :func:`start` starts the server, which imports all that once
-(``preload.py``) while this process parses, and each pool process is then forked from it with it imported.
-Spawned instead, each pool process imported all of it itself, on the same cores as this one and as each other.
+Each pool process needs about 0.4 s of imports (pydantic's models, numpy, Pillow) before its first render,
+and this process takes 0.1-0.2 s to import typer and parse (it builds a pydantic adapter for each parameter),
+then 0.1-0.3 s to read the settings and check the recipe (``offline.prepare``). The pool is a forkserver's:
+:func:`start` starts the server, which imports all that once (``preload.py``) while this process parses and
+checks, and each pool process is then forked from it with it imported. Spawned instead, each pool process
+imported all of it itself, on the same cores as this one and as each other. Until the server is started this
+module imports nothing but the standard library's paths (files.py): whatever it imported first would delay
+every pool process.
 
 :func:`start` reads the arguments only as far as it needs to and starts nothing when it meets anything it does
 not know for sure; a pool made later finds the server running, or starts it. Either way the arguments are
@@ -13,11 +16,14 @@ parsed, checked and reported on by typer, as they always were."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from imagepipe_cli.offline import any_input_file, warm
+from imagepipe_cli.files import any_input_file
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
 # render's options that take a value, and the flag it has
 _VALUED = {"--out": "out", "-o": "out", "--recipe": "recipe", "--engine": "engine", "--jobs": "jobs", "-j": "jobs"}
@@ -27,6 +33,10 @@ _FLAGS = {"--json"}
 def pool(processes: int, engine: str | None) -> ProcessPoolExecutor:
     """``processes`` processes, all started now (each submit starts one while none is idle), each setting
     ``engine`` up as it starts (``offline.warm``)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from imagepipe_cli.offline import warm
+
     executor = ProcessPoolExecutor(processes, mp_context=_context(), initializer=warm, initargs=(engine,))
     for _ in range(processes):
         executor.submit(int)

@@ -1,6 +1,7 @@
 """What ``imagepipe render``'s forkserver imports once (pool.py), so that every pool process forked from it
-starts with it imported: the models with their schemas built, the settings, the analysis (numpy), Pillow and
-the Pillow engine. About 0.35 s of CPU a process, against 0.02 s left for each to do after the fork.
+starts with it imported: the models with their schemas built, the analysis (numpy), Pillow and the Pillow
+engine. About 0.4 s of CPU a process, against 0.03 s left for each to do after the fork. Not the settings or
+the recipes (0.09 s): the command's own process reads those meanwhile (``offline.prepare``), on the other core.
 
 Not libvips: the vips engine loads it in each pool process (``warm``), after the fork, so no process inherits
 a library initialised in another. numpy's OpenBLAS would start a thread per core as it imports; the pool runs
@@ -16,8 +17,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import imagepipe_analysis  # noqa: F401
 import imagepipe_engine.pillow  # noqa: F401
 from imagepipe.models import ImageMetadata
-from imagepipe.recipes import parse_recipe  # noqa: F401
-from imagepipe.settings import get_settings  # noqa: F401
 from imagepipe_cli import offline
 
 ImageMetadata.model_rebuild()

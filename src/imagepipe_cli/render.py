@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagepipe_cli import pool
+from imagepipe_cli.files import input_files, output_dirs
 from imagepipe_cli.interrupts import Interrupts
-from imagepipe_cli.offline import FileJob, Setup, input_files, largest_first, output_dirs, prepare, run
+from imagepipe_cli.offline import FileJob, Setup, largest_first, prepare, run
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -37,15 +38,13 @@ def render(
     except typer.BadParameter:
         _check(prepare(engine, None))  # an unknown engine is told first
         raise
+    # checked here while the pool's server imports the engine on another core (pool.py)
+    setup = _check(prepare(engine, text))
     files = list(input_files(inputs))
     if not files:
-        _check(prepare(engine, text))
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    with pool.pool(processes, engine) as executor:
-        # each process sets the engine up as it starts; the first one ready checks the engine and the recipe
-        # and sets up the jobs (this process never imports the engine or the settings)
-        setup = _check(executor.submit(prepare, engine, text).result())
+    with pool.pool(processes, setup.engine) as executor:
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
         failed = _run_all(executor, largest_first(work), json_lines)
     raise typer.Exit(1 if failed else 0)

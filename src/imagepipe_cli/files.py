@@ -1,0 +1,40 @@
+"""Which files ``imagepipe render``'s inputs name, and the folder each one's variants go to.
+
+Plain paths only (no dataclasses, no engine): the command reads them before its pool's server starts
+(pool.py), so whatever this module imports delays every pool process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+
+def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, and every file under a folder (sorted, hidden ones skipped)."""
+    for path in inputs:
+        if path.is_dir():
+            yield from sorted(_files_under(path))
+        else:
+            yield path
+
+
+def any_input_file(inputs: Iterable[Path]) -> bool:
+    """Whether :func:`input_files` yields anything, found without walking every folder whole."""
+    return any(not path.is_dir() or next(_files_under(path), None) is not None for path in inputs)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The files under ``folder``, in no order, hidden ones (or in hidden folders) skipped."""
+    for path in folder.rglob("*"):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            yield path
+
+
+def output_dirs(files: list[Path], out: Path) -> list[Path]:
+    """``out/<stem>`` for each file; a stem met before gets ``-2``, ``-3``... so no file overwrites another's."""
+    seen: dict[str, int] = {}
+    dirs = []
+    for path in files:
+        seen[path.stem] = seen.get(path.stem, 0) + 1
+        dirs.append(out / (path.stem if seen[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}"))
+    return dirs
