@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from imagepipe.models import Recipe
@@ -94,14 +94,15 @@ def warm(engine: str | None) -> None:
     warm(engine)
 
 
-def exit_now() -> None:
-    """A pool process's last act (and its server's, preload.py): skip the interpreter's teardown, which the
-    command waits for (0.1-0.2 s with the engine's libraries loaded, measured). By then the process has sent
-    its last result, closed every file it wrote and run multiprocessing's finalizers; only the standard
+def exit_now(code: int = 0) -> NoReturn:
+    """A pool process's last act (and its server's, preload.py, and the command's once its pool is shut
+    down, render.py): skip the interpreter's teardown, which the command waits for (0.1-0.2 s with the
+    engine's libraries or the models loaded, measured). By then the process has sent its last result or
+    printed its last line, closed every file it wrote and run multiprocessing's finalizers; only the standard
     streams could hold anything."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 @cache

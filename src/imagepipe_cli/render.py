@@ -14,7 +14,7 @@ import typer
 from imagepipe_cli import pool
 from imagepipe_cli.files import input_files, output_dirs
 from imagepipe_cli.interrupts import Interrupts
-from imagepipe_cli.offline import FileJob, Setup, largest_first, prepare, run
+from imagepipe_cli.offline import FileJob, Setup, exit_now, largest_first, prepare, run
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -47,7 +47,9 @@ def render(
     with pool.pool(processes, setup.engine) as executor:
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
         failed = _run_all(executor, largest_first(work), json_lines)
-    raise typer.Exit(1 if failed else 0)
+    # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
+    # typer and the models loaded it took 0.1 s of the command's time (measured)
+    exit_now(1 if failed else 0)
 
 
 def _check(prepared: tuple[str, str] | Setup) -> Setup:
