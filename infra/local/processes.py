@@ -174,7 +174,8 @@ def start_moto(port: int | None = None, *, log: Path | None = None) -> Service:
     """moto in server mode, so every process reaches the same S3, DynamoDB and SQS."""
     port = port or free_port()
     env = {**os.environ, **LOCAL_CREDENTIALS}
-    proc = spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env, log=log)
+    command = [sys.executable, str(Path(__file__).with_name("moto_server.py")), "-H", "127.0.0.1", "-p", str(port)]
+    proc = spawn("moto", command, env=env, log=log)
     return _listening(Service("moto", proc, f"http://127.0.0.1:{port}"), port)
 
 
