@@ -18,10 +18,13 @@ import functools
 from moto import backends
 from moto.core import responses, utils
 
-_MODULES = tuple(backends.list_of_moto_modules())
-backends.list_of_moto_modules = lambda: iter(_MODULES)  # read as backends.list_of_moto_modules() per request
-# responses.py calls the name it imported from utils.py: that name is the one to replace
-responses.method_names_from_class = functools.cache(utils.method_names_from_class)  # type: ignore[attr-defined]
+# Internals of moto 5.2: a moto that no longer has them runs as it is, only slower, never broken.
+if hasattr(backends, "list_of_moto_modules"):
+    _MODULES = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: iter(_MODULES)  # read as backends.list_of_moto_modules() per request
+if hasattr(responses, "method_names_from_class"):
+    # responses.py calls the name it imported from utils.py: that name is the one to replace
+    responses.method_names_from_class = functools.cache(utils.method_names_from_class)
 
 if __name__ == "__main__":
     from moto.server import main
