@@ -122,16 +122,7 @@ async def test_a_job_naming_another_tenant_than_its_records_starts_nothing(
     pool = await jobs.connect(settings)
     try:
         await withdraw(pool, jid)  # the upload's own job makes way for the planted one
-        source = record.source
-        assert await jobs.enqueue_processing(
-            pool,
-            image_id=image_id,
-            bucket=source.bucket,
-            key=source.key,
-            version=source.version,
-            recipe=record.recipe,
-            tenant=intruder,
-        )
+        assert await jobs.enqueue_record(pool, record.model_copy(update={"tenant": intruder}))
         assert (await run_worker()).jobs_complete == 1
         untouched = records.get(image_id)
         assert untouched is not None and (untouched.status.value, untouched.attempts) == ("queued", 0)
