@@ -28,7 +28,7 @@ from s3_events import Parsed, SqsSourced, parse
 
 logger = Logger(service="imagepipe-trigger")
 metrics = Metrics(namespace="imagepipe", service="imagepipe-trigger")
-tracer = Tracer(service="imagepipe-trigger")
+tracer = Tracer(service="imagepipe-trigger", patch_modules=("botocore",))
 processor = BatchProcessor(event_type=EventType.SQS)
 
 # One loop for the life of the execution environment, so the Redis pool survives between invocations.

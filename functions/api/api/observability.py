@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger(service="imagepipe-api")
 metrics = Metrics(namespace="imagepipe", service="imagepipe-api")
-tracer = Tracer(service="imagepipe-api")
+tracer = Tracer(service="imagepipe-api", patch_modules=("botocore",))
 
 
 def count(name: str) -> None:
