@@ -380,7 +380,12 @@ async def _until_done(pool: ArqRedis, staged: Sequence[tuple[str, SourceObject]]
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 # read again at each quiet second: a result set before the subscription sent no event
-                waiting.difference_update([key for key in waiting if await pool.exists(key)])
+                pending = sorted(waiting)
+                async with pool.pipeline(transaction=False) as pipe:  # one round trip, not one per key
+                    for key in pending:
+                        pipe.exists(key)
+                    found = await pipe.execute()
+                waiting.difference_update(key for key, done in zip(pending, found, strict=True) if done)
                 while waiting:
                     event = await events.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if event is None:
