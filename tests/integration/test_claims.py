@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from arq.connections import RedisSettings
+from arq.worker import Worker
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from conftest import RunWorker
@@ -108,3 +110,31 @@ async def test_arq_alone_ends_its_worker_there(
                 await run_worker(redis_settings=through(proxy))
     await run_worker()  # the job is still queued, for a worker that survives
     assert (await api.get(f"/images/{image_id}")).json()["status"] == "succeeded"
+
+
+PHOTOS = [f"Landscape_{n}.jpg" for n in (0, 1, 3, 5, 6, 8)] + ["Portrait_6.jpg", "hopper_orientation_6.jpg"]
+
+
+async def claims_made(run: Callable[[], Awaitable[Worker]]) -> int:
+    """How many claims a worker's run made: each is one ZSCORE of the queue, which nothing else sends."""
+    redis = Redis.from_url(get_settings().redis_url)
+    try:
+        await redis.config_resetstat()
+        await run()
+        stats = await redis.info("commandstats")
+    finally:
+        await redis.aclose()
+    return int(stats.get("cmdstat_zscore", {}).get("calls", 0))
+
+
+async def test_a_worker_does_not_claim_again_the_jobs_it_is_running(
+    api: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    """A job stays queued until it finishes, so each poll reads the running ones too; arq alone tried to claim
+    each of them again at every poll (four round trips apiece), as many times as polls the job outlived."""
+    image_ids = [await uploaded(api, "images", "orientation", name) for name in PHOTOS]
+    claims = await claims_made(lambda: run_worker(max_jobs=2, poll_delay=0.01))
+    for image_id in image_ids:
+        assert (await api.get(f"/images/{image_id}")).json()["status"] == "succeeded"
+    # one claim per job, and at most one more each for a job read by a poll just before it finished
+    assert len(image_ids) <= claims <= 2 * len(image_ids)
