@@ -15,8 +15,10 @@ import pytest
 from conftest import ChangeSetting, Handler, RunWorker, corpus, load_event
 from factories import aimed
 from imagepipe.aws import dynamodb_client
+from imagepipe.services import get_services
 from imagepipe.settings import get_settings
 from imagepipe.signing import verify
+from imagepipe.webhook_cache import endpoints_changed
 from imagepipe.webhooks import WebhookStore
 from receiver import Receiver, receiver
 from sam import LambdaRuntime
@@ -159,6 +161,7 @@ async def test_deployed_sender_refuses_a_host_that_now_resolves_to_loopback(
     # as if its DNS pointed elsewhere at registration: the sender checks the address again at every delivery
     store = WebhookStore(dynamodb_client(), get_settings().webhooks_table)
     webhook, _ = store.create("local", hook_receiver.url(host="localhost", scheme="https"))
+    await endpoints_changed(get_services(), "local")  # what the API does after its own registrations
     await upload(api, "images", "baseline", "hopper.png")
 
     await run_worker()
@@ -191,3 +194,36 @@ async def test_an_object_refused_at_the_trigger_is_posted_too(
     (delivery,) = hook_receiver.received
     body = json.loads(delivery.body)
     assert (body["image_id"], body["status"], body["error"]["code"]) == (result["image_id"], "failed", "too_large")
+
+
+async def test_the_worker_keeps_the_endpoint_list_until_the_api_changes_it(
+    api: httpx.AsyncClient, run_worker: RunWorker, hook_receiver: Receiver
+) -> None:
+    """The worker reads a tenant's endpoints from the table once, not at every image; a registration through
+    the API reaches the very next image, and only a change made behind the API's back waits for the list to
+    lapse (webhook_cache.TTL_SECONDS)."""
+    first = await register(api, hook_receiver.url())
+    one = await upload(api, "images", "baseline", "hopper.jpg")
+    await run_worker()
+    assert [json.loads(r.body)["image_id"] for r in hook_receiver.received] == [one]
+
+    with receiver() as other:
+        store = WebhookStore(dynamodb_client(), get_settings().webhooks_table)
+        behind, behind_secret = store.create("local", other.url())  # not through the API: nobody told the worker
+        two = await upload(api, "images", "baseline", "hopper.png")
+        await run_worker()
+        assert other.received == []  # the list the worker kept
+
+        await endpoints_changed(get_services(), "local")  # as the API does after a change
+        three = await upload(api, "images", "baseline", "hopper.gif")
+        await run_worker()
+        (delivery,) = other.received
+        assert json.loads(delivery.body)["image_id"] == three
+        assert verify(behind_secret, delivery.headers["Imagepipe-Signature"], delivery.body, now=int(time.time()))
+
+        await unregister(api, first["webhook_id"])
+        await unregister(api, behind.webhook_id)
+        await upload(api, "images", "baseline", "hopper.webp")
+        await run_worker()
+    assert sorted(json.loads(r.body)["image_id"] for r in hook_receiver.received) == sorted([one, two, three])
+    assert len(other.received) == 1  # deleted: nothing more for either

@@ -14,6 +14,7 @@ from api.services import ServicesDep
 from imagepipe.completion import enqueue_delivery
 from imagepipe.egress import parse_target, resolve
 from imagepipe.errors import NotFound
+from imagepipe.webhook_cache import endpoints_changed
 from imagepipe.webhooks import Webhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -46,6 +47,7 @@ async def create_webhook(services: ServicesDep, principal: WritePrincipal, reque
     local = services.settings.local_mode
     await resolve(parse_target(request.url, local=local), local=local)  # the sender checks again every time
     webhook, secret = await run_in_threadpool(services.webhooks.create, tenant, request.url.strip())
+    await endpoints_changed(services, tenant)  # the workers' lists of the tenant's endpoints
     return WebhookCreated(webhook_id=webhook.webhook_id, url=webhook.url, secret=secret)
 
 
@@ -60,6 +62,7 @@ async def delete_webhook(services: ServicesDep, principal: WritePrincipal, webho
     """Stop calling an endpoint; its dead letters go with it."""
     if not await run_in_threadpool(services.webhooks.delete, principal.tenant, webhook_id):
         raise NotFound(f"no webhook {webhook_id!r}")
+    await endpoints_changed(services, principal.tenant)
     return Response(status_code=204)
 
 

@@ -4,7 +4,6 @@ an intake that ends an image elsewhere (the API's, the trigger's) queues an ``im
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from typing import TYPE_CHECKING
@@ -60,7 +59,9 @@ async def enqueue_ended(pool: ArqRedis, summary: ImageSummary) -> None:
 
 async def announce(pool: ArqRedis, store: WebhookStore, summary: ImageSummary) -> int:
     """Queue one delivery per endpoint of the image's tenant; the number queued."""
-    endpoints = await asyncio.to_thread(store.endpoints, summary.tenant)
+    from imagepipe.webhook_cache import endpoint_ids  # the worker's: the API's and trigger's cold starts skip it
+
+    endpoints = await endpoint_ids(pool, store, summary.tenant)
     for webhook_id in endpoints:
         delivery_id = "dl_" + secrets.token_hex(12)
         body = delivery_body(summary, delivery_id)

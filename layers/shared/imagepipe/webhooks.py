@@ -79,6 +79,10 @@ class WebhookStore:
         self._client = client
         self._table = table_name
 
+    @property
+    def table_name(self) -> str:
+        return self._table
+
     def create(self, tenant: str, url: str) -> tuple[Webhook, str]:
         """A new endpoint and its secret (which nothing returns again)."""
         if len(self._items(tenant, _ENDPOINT, "webhook_id")) >= MAX_ENDPOINTS:
