@@ -1,11 +1,12 @@
 """Which webhook endpoints a tenant has, kept in Redis for the worker, which needs them for every image it ends.
 
-The list lives in the webhooks table; reading it there is a strongly consistent Query per image. Instead the
-worker keeps the endpoint ids in the hash ``imagepipe:webhooks:{table}:{tenant}`` beside the *stamp* it saw before it
-read them, and uses them while the stamp is unchanged. The API changes the stamp (a new random token) after
-every change to the tenant's endpoints has committed. So a list read before a change can only be stored under
-the stamp from before it, which no reader takes for current any more: one round trip per image, and a new
-endpoint gets its deliveries from the first image that ends after its registration returned.
+The list lives in the webhooks table; reading it there is a strongly consistent Query per image. Instead
+the worker keeps the endpoint ids in the hash ``imagepipe:webhooks:{table}:{tenant}`` beside the *stamp* it
+saw before it read them, and uses them while the stamp is unchanged. The API changes the stamp (a new random
+token) after every change to the tenant's endpoints has committed. So a list read before a change can only
+be stored under the stamp from before it, which no reader takes for current any more: one round trip per
+image, and a new endpoint gets its deliveries from the first image that ends after its registration
+returned.
 
 Should the API fail to change the stamp (Redis unreachable just then), the old list can serve until the hash
 lapses, :data:`TTL_SECONDS` after it was last written. A deleted endpoint on a stale list costs nothing: each
