@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -179,6 +179,9 @@ async def seed_task(ctx: dict[str, Any], data: bytes, drafted: bool) -> int:
 
 
 async def seed(images: list[bytes], redis: RedisSettings, *, drafted: bool) -> float:
+    # its tasks hold the event loop for most of a second each, ten at a time: a connection opened meanwhile
+    # outlived arq's one-second connect timeout and ended the run (seen here on a slow machine)
+    redis = replace(redis, conn_timeout=60)
     pool = await create_pool(redis)  # arq's defaults: pickle
     try:
         for data in images:
