@@ -54,10 +54,11 @@ async def endpoint_ids(redis: Redis, store: WebhookStore, tenant: str) -> list[s
     key = cache_key(store.table_name, tenant)
     kept: list[bytes | None] = await redis.hmget(key, ["stamp", "read_under", "ids"])  # type: ignore[misc]
     stamp, read_under, ids = (value.decode() if value is not None else None for value in kept)
-    if read_under is not None and read_under == (stamp or "") and ids is not None:
+    stamp = stamp or ""  # no stamp yet: the API changed nothing since the hash last lapsed
+    if read_under == stamp and ids is not None:
         return [str(i) for i in json.loads(ids)]
     found = await asyncio.to_thread(store.endpoints, tenant)
-    await redis.eval(_KEEP, 1, key, stamp or "", json.dumps(found), str(TTL_SECONDS))  # type: ignore[misc]
+    await redis.eval(_KEEP, 1, key, stamp, json.dumps(found), str(TTL_SECONDS))  # type: ignore[misc]
     return found
 
 
