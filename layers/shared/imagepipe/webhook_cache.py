@@ -64,7 +64,7 @@ async def endpoint_ids(redis: Redis, store: WebhookStore, tenant: str) -> list[s
 
 async def endpoints_changed(services: Services, tenant: str) -> None:
     """Called by the API once a change to the tenant's endpoints has committed: no list read before it serves."""
-    key = cache_key(services.settings.webhooks_table, tenant)
+    key = cache_key(services.webhooks.table_name, tenant)  # the store the worker reads through names it too
     try:
         redis = await services.queue()
         async with redis.pipeline(transaction=True) as pipe:
