@@ -57,8 +57,11 @@ class JobTelemetry:
         try:
             yield
         finally:
-            ms = (time.perf_counter() - started) * 1000
-            self.metrics.add_metric(name=f"{name.capitalize()}Ms", unit=MetricUnit.Milliseconds, value=ms)
+            self.took(name, (time.perf_counter() - started) * 1000)
+
+    def took(self, name: str, ms: float) -> None:
+        """A stage timed elsewhere (the download, which runs beside the record's start)."""
+        self.metrics.add_metric(name=f"{name.capitalize()}Ms", unit=MetricUnit.Milliseconds, value=ms)
 
     def count(self, name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
         self.metrics.add_metric(name=name, unit=unit, value=value)

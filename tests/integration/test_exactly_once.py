@@ -8,11 +8,14 @@ import uuid
 from typing import Any
 
 import httpx
+from arq.jobs import Job
 
 from conftest import Handler, RunWorker, corpus
 from factories import head, put, s3_notification, uploaded
+from imagepipe import jobs
 from imagepipe.models import ImageRecord
 from imagepipe.records import ImageRecords
+from imagepipe.settings import get_settings
 from sam import LambdaRuntime
 
 
@@ -122,6 +125,33 @@ async def test_an_older_version_queued_behind_a_newer_one_is_skipped(
     assert record is not None and record.metadata is not None
     assert (record.status.value, record.source.version, record.metadata.width) == ("succeeded", v2["versionId"], 200)
     assert record.attempts == 1
+
+
+async def test_a_superseded_job_whose_original_is_gone_stands_down_without_failing(
+    run_worker: RunWorker, runtime: LambdaRuntime, trigger: Handler, records: ImageRecords, s3: Any
+) -> None:
+    """The worker fetches a job's original while it writes the record's start: when the start says the record
+    moved on, that fetch's failure (here the old version was deleted) is nobody's, and the job only stands down."""
+    key = f"uploads/{uuid.uuid4().hex}.png"
+    v1 = put(key, image("baseline/hopper.png"))
+    v2 = put(key, image("modes/transparent.png"))
+    assert await announce(runtime, trigger, s3_notification(v1, "00AB01")) == ["enqueued"]
+    assert await announce(runtime, trigger, s3_notification(v2, "00AB02")) == ["enqueued"]
+    s3.delete_object(Bucket=get_settings().upload_bucket, Key=key, VersionId=v1["versionId"])
+    worker = await run_worker()
+    assert (worker.jobs_complete, worker.jobs_failed, worker.jobs_retried) == (2, 0, 0)
+    image_id = await image_id_of(runtime, trigger, s3_notification(v2, "00AB02"))
+    pool = await jobs.connect(get_settings())
+    try:
+        stood_down = await Job(jobs.job_id(image_id, v1["versionId"]), pool, _deserializer=jobs.deserialize).result(
+            timeout=5
+        )
+    finally:
+        await pool.aclose()
+    assert stood_down == {"image_id": image_id, "status": "skipped", "reason": "superseded"}
+    record = records.get(image_id)
+    assert record is not None and record.error is None
+    assert (record.status.value, record.source.version, record.attempts) == ("succeeded", v2["versionId"], 1)
 
 
 async def test_an_event_without_version_id_is_the_same_upload_by_its_etag(
