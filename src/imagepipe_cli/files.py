@@ -9,25 +9,38 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
-def input_files(inputs: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and every file under a folder (sorted, hidden ones skipped)."""
+def input_files(inputs: Iterable[Path], out: Path | None = None) -> Iterator[Path]:
+    """Files as given, and every file under a folder (sorted, hidden ones skipped, and none under ``out``: a
+    run into a folder inside its input does not render the variants an earlier run left there)."""
     for path in inputs:
         if path.is_dir():
-            yield from sorted(_files_under(path))
+            yield from sorted(_files_under(path, out))
         else:
             yield path
 
 
-def any_input_file(inputs: Iterable[Path]) -> bool:
+def any_input_file(inputs: Iterable[Path], out: Path | None = None) -> bool:
     """Whether :func:`input_files` yields anything, found without walking every folder whole."""
-    return any(not path.is_dir() or next(_files_under(path), None) is not None for path in inputs)
+    return any(not path.is_dir() or next(_files_under(path, out), None) is not None for path in inputs)
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """The files under ``folder``, in no order, hidden ones (or in hidden folders) skipped."""
+def _files_under(folder: Path, out: Path | None) -> Iterator[Path]:
+    """The files under ``folder``, in no order, hidden ones (or in hidden folders) and those under ``out`` skipped."""
+    inside = _parts_within(out, folder) if out is not None else None
     for path in folder.rglob("*"):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+        parts = path.relative_to(folder).parts
+        if inside is not None and parts[: len(inside)] == inside:
+            continue
+        if path.is_file() and not any(part.startswith(".") for part in parts):
             yield path
+
+
+def _parts_within(path: Path, folder: Path) -> tuple[str, ...] | None:
+    """``path`` relative to ``folder``, part by part, when it lies within it (``()``: it is the folder)."""
+    try:
+        return path.resolve().relative_to(folder.resolve()).parts
+    except ValueError:
+        return None
 
 
 def output_dirs(files: list[Path], out: Path) -> list[Path]:

@@ -94,4 +94,4 @@ def _plain(args: Sequence[str]) -> bool:
     jobs = values.get("jobs", "1")
     if not jobs.isdigit() or int(jobs) < 1:
         return False
-    return any_input_file(Path(i) for i in inputs)
+    return any_input_file((Path(i) for i in inputs), Path(values["out"]))

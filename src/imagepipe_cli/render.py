@@ -40,7 +40,10 @@ def render(
         raise
     # checked here while the pool's server imports the engine on another core (pool.py)
     setup = _check(prepare(engine, text))
-    files = list(input_files(inputs))
+    if any(path.is_dir() and path.resolve() == out.resolve() for path in inputs):
+        message = f"{out} is an input folder: its variants would be read back as inputs"
+        raise typer.BadParameter(message, param_hint="--out")
+    files = list(input_files(inputs, out))
     if not files:
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
     processes = min(jobs or os.cpu_count() or 1, len(files))

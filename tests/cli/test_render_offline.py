@@ -104,6 +104,30 @@ def test_usage_errors_exit_2_and_render_nothing(tmp_path: Path, args: list[str])
     assert not (tmp_path / "out").exists()
 
 
+def test_a_second_run_into_a_folder_inside_its_input_renders_the_inputs_only(tmp_path: Path) -> None:
+    """``render photos --out photos/variants``, run again: the first run's variants are not inputs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corpus("images", "baseline", "hopper.png"), folder)
+    for _ in range(2):
+        result = imagepipe("render", folder, "--out", folder / "variants", "--json")
+        assert result.returncode == 0, result.stderr
+        assert list(json_lines(result.stdout)) == ["hopper.png"]
+    made = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    variants = [f"variants/hopper/{name}" for name in ("large.jpg", "medium.jpg", "thumb.webp")]
+    assert made == ["hopper.png", *variants]
+
+
+def test_an_input_folder_as_the_output_folder_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corpus("images", "baseline", "hopper.png"), folder)
+    result = imagepipe("render", folder, "--out", tmp_path / "photos" / ".." / "photos")
+    assert result.returncode == 2
+    assert "is an input folder" in result.stderr
+    assert [p.name for p in folder.iterdir()] == ["hopper.png"]
+
+
 def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     result = imagepipe("render", tmp_path / "nothing.jpg", "--out", tmp_path / "out")
     assert result.returncode == 2
