@@ -116,34 +116,49 @@ def _setup(setup: Setup) -> tuple[Render, Recipe, Limits]:
 
 def run(job: FileJob) -> dict[str, Any]:
     """Render one file and write its variants; the JSON line ``imagepipe render --json`` prints for it."""
-    from imagepipe.errors import ImagePipeError
+    from imagepipe.errors import ImagePipeError, ImageTooLarge
 
     render, recipe, limits = _setup(job.setup)
     max_bytes = job.setup.max_bytes
     result: dict[str, Any] = {"input": str(job.source), "status": "failed", "variants": [], "metadata": None}
     try:
         size = job.source.stat().st_size
-        if size > max_bytes:
-            raise OSError(f"{size} bytes is more than the limit of {max_bytes}")
+        if size > max_bytes:  # the API's limit, and its error
+            raise ImageTooLarge(f"the file has {size} bytes; the limit is {max_bytes}")
         rendered = render(job.source.read_bytes(), recipe, limits)
     except ImagePipeError as exc:
         return {**result, "error": exc.as_dict()}
     except OSError as exc:
         return {**result, "error": {"code": "unreadable", "message": f"{type(exc).__name__}: {exc}"}}
-    job.out_dir.mkdir(parents=True, exist_ok=True)
     variants = []
-    for variant in rendered.variants:
-        path = job.out_dir / f"{variant.name}.{variant.format.extension}"
-        path.write_bytes(variant.data)
-        variants.append(
-            {
-                "name": variant.name,
-                "path": str(path),
-                "width": variant.width,
-                "height": variant.height,
-                "format": variant.format.value,
-                "bytes": len(variant.data),
-            }
-        )
+    try:
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        for variant in rendered.variants:
+            path = job.out_dir / f"{variant.name}.{variant.format.extension}"
+            _write_whole(path, variant.data)
+            variants.append(
+                {
+                    "name": variant.name,
+                    "path": str(path),
+                    "width": variant.width,
+                    "height": variant.height,
+                    "format": variant.format.value,
+                    "bytes": len(variant.data),
+                }
+            )
+    except OSError as exc:  # a full disk, a folder we may not write: this file's failure, not the run's
+        message = f"{type(exc).__name__}: {exc}"
+        return {**result, "variants": variants, "error": {"code": "unwritable", "message": message}}
     metadata = rendered.metadata.model_dump(mode="json")
     return {**result, "status": "succeeded", "variants": variants, "metadata": metadata, "error": None}
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, whole or not at all: written beside it under a hidden name, then renamed."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_bytes(data)
+        part.replace(path)
+    except OSError:
+        part.unlink(missing_ok=True)
+        raise

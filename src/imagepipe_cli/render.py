@@ -46,6 +46,7 @@ def render(
     files = list(input_files(inputs, out))
     if not files:
         raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
+    _make_folder(out)
     processes = min(jobs or os.cpu_count() or 1, len(files))
     with pool.pool(processes, setup.engine) as executor:
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
@@ -53,6 +54,16 @@ def render(
     # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
     # typer and the models loaded it took 0.1 s of the command's time (measured)
     exit_now(1 if failed else 0)
+
+
+def _make_folder(out: Path) -> None:
+    """``--out``, made now: a path that cannot be a folder is a usage error, not a failure of every file."""
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, not a folder", param_hint="--out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot make {out}: {exc.strerror or exc}", param_hint="--out") from exc
 
 
 def _check(prepared: tuple[str, str] | Setup) -> Setup:

@@ -128,6 +128,46 @@ def test_an_input_folder_as_the_output_folder_is_a_usage_error(tmp_path: Path) -
     assert [p.name for p in folder.iterdir()] == ["hopper.png"]
 
 
+@pytest.mark.parametrize("where", ["a-file", "under-a-file"])
+def test_an_out_that_cannot_be_a_folder_is_a_usage_error(tmp_path: Path, where: str) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    out = tmp_path / "taken" if where == "a-file" else tmp_path / "taken" / "variants"
+    result = imagepipe("render", corpus("images", "baseline", "hopper.jpg"), "--out", out)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "--out" in result.stderr
+
+
+def test_a_file_whose_variants_cannot_be_written_fails_alone(tmp_path: Path) -> None:
+    """A file in the way of one input's folder (or a full disk) fails that input; the others are written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hopper").write_text("in the way")
+    sources = [corpus("images", "baseline", "hopper.jpg"), corpus("images", "orientation", "Landscape_6.jpg")]
+    result = imagepipe("render", *sources, "--out", out, "--json")
+    assert result.returncode == 1, result.stderr
+    by_name = json_lines(result.stdout)
+    failed, written = by_name["hopper.jpg"], by_name["Landscape_6.jpg"]
+    assert (failed["status"], failed["error"]["code"], failed["variants"]) == ("failed", "unwritable", [])
+    assert written["status"] == "succeeded"
+    assert sorted(p.name for p in (out / "Landscape_6").iterdir()) == ["large.jpg", "medium.jpg", "thumb.webp"]
+
+
+def test_a_file_over_the_upload_limit_fails_as_the_api_refuses_it(tmp_path: Path) -> None:
+    source = corpus("images", "baseline", "hopper.jpg")
+    env = {**os.environ, "IMAGEPIPE_MAX_UPLOAD_BYTES": str(source.stat().st_size - 1)}
+    result = subprocess.run(
+        [SCRIPT, "render", source, "--out", tmp_path / "out", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    assert json_lines(result.stdout)["hopper.jpg"]["error"]["code"] == "too_large"
+
+
 def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     result = imagepipe("render", tmp_path / "nothing.jpg", "--out", tmp_path / "out")
     assert result.returncode == 2
