@@ -51,6 +51,8 @@ def render(
     with pool.pool(processes, setup.engine) as executor:
         work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
         failed = _run_all(executor, largest_first(work), json_lines)
+    # on stderr: stdout keeps one line (or JSON object) per input for scripts
+    print(f"{len(work)} inputs: {len(work) - failed} succeeded, {failed} failed; variants in {out}", file=sys.stderr)
     # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
     # typer and the models loaded it took 0.1 s of the command's time (measured)
     exit_now(1 if failed else 0)

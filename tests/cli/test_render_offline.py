@@ -55,6 +55,7 @@ def test_files_and_folders_render_and_a_truncated_file_fails(tmp_path: Path, eng
     assert result.returncode == 1, result.stderr  # one input failed
     by_name = json_lines(result.stdout)
     assert set(by_name) == {"hopper.png", "Landscape_6.jpg", "truncated_jpeg.jpg"}
+    assert f"3 inputs: 2 succeeded, 1 failed; variants in {tmp_path / 'out'}" in result.stderr
     failed = by_name["truncated_jpeg.jpg"]
     assert (failed["status"], failed["error"]["code"], failed["variants"]) == ("failed", "invalid_image", [])
     assert not (tmp_path / "out" / "truncated_jpeg").exists()
