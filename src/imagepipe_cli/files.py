@@ -24,6 +24,11 @@ def any_input_file(inputs: Iterable[Path], out: Path | None = None) -> bool:
     return any(not path.is_dir() or next(_files_under(path, out), None) is not None for path in inputs)
 
 
+def is_input_folder(out: Path, inputs: Iterable[Path]) -> bool:
+    """Whether ``out`` is one of the input folders itself: every variant would be read back as an input."""
+    return any(path.is_dir() and _parts_within(out, path) == () for path in inputs)
+
+
 def _files_under(folder: Path, out: Path | None) -> Iterator[Path]:
     """The files under ``folder``, in no order, hidden ones (or in hidden folders) and those under ``out`` skipped."""
     inside = _parts_within(out, folder) if out is not None else None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagepipe_cli import pool
-from imagepipe_cli.files import input_files, output_dirs
+from imagepipe_cli.files import input_files, is_input_folder, output_dirs
 from imagepipe_cli.interrupts import Interrupts
 from imagepipe_cli.offline import FileJob, Setup, exit_now, largest_first, prepare, run
 
@@ -40,7 +40,7 @@ def render(
         raise
     # checked here while the pool's server imports the engine on another core (pool.py)
     setup = _check(prepare(engine, text))
-    if any(path.is_dir() and path.resolve() == out.resolve() for path in inputs):
+    if is_input_folder(out, inputs):
         message = f"{out} is an input folder: its variants would be read back as inputs"
         raise typer.BadParameter(message, param_hint="--out")
     files = list(input_files(inputs, out))

@@ -19,9 +19,10 @@ from imagepipe.models import DEFAULT_RECIPE
 SCRIPT = Path(sys.executable).parent / "imagepipe"  # what `make install` put into .venv/bin
 
 
-def imagepipe(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def imagepipe(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     assert SCRIPT.exists(), "the console script is missing: `make install` installs it"
-    return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+    command: list[str | Path] = [SCRIPT, *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
 
 
 def _unbuffered_line(stream: IO[str]) -> str:
@@ -157,14 +158,7 @@ def test_a_file_whose_variants_cannot_be_written_fails_alone(tmp_path: Path) -> 
 def test_a_file_over_the_upload_limit_fails_as_the_api_refuses_it(tmp_path: Path) -> None:
     source = corpus("images", "baseline", "hopper.jpg")
     env = {**os.environ, "IMAGEPIPE_MAX_UPLOAD_BYTES": str(source.stat().st_size - 1)}
-    result = subprocess.run(
-        [SCRIPT, "render", source, "--out", tmp_path / "out", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
+    result = imagepipe("render", source, "--out", tmp_path / "out", "--json", env=env)
     assert result.returncode == 1, result.stderr
     assert json_lines(result.stdout)["hopper.jpg"]["error"]["code"] == "too_large"
 
