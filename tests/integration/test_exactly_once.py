@@ -4,10 +4,13 @@ an older version changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 from arq.jobs import Job
 
 from conftest import Handler, RunWorker, corpus
@@ -16,6 +19,7 @@ from imagepipe import jobs
 from imagepipe.models import ImageRecord
 from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
+from imagepipe.storage import ImageStore
 from sam import LambdaRuntime
 
 
@@ -168,3 +172,41 @@ async def test_an_event_without_version_id_is_the_same_upload_by_its_etag(
     assert (await run_worker()).jobs_complete == 1
     done = records.get(image_id)
     assert done is not None and done.status.value == "succeeded"
+
+
+@pytest.mark.parametrize("named_by", ["version id", "etag"])
+async def test_an_upload_whose_event_arrives_first_keeps_its_recipe(
+    api: httpx.AsyncClient,
+    run_worker: RunWorker,
+    runtime: LambdaRuntime,
+    trigger: Handler,
+    records: ImageRecords,
+    monkeypatch: pytest.MonkeyPatch,
+    named_by: str,
+) -> None:
+    """S3 may deliver the upload's event to the trigger before the API announces the version it just put
+    (locally, the bridge often does). The event must queue the upload with the caller's recipe, not make a
+    record of its own with the default one; the API's announcement is then the duplicate. The event names the
+    version by its versionId (S3) or, as moto's do, by its ETag."""
+    loop = asyncio.get_running_loop()
+    put_source = ImageStore.put_source
+
+    def put_then_deliver(self: ImageStore, *args: Any, **kwargs: Any) -> Any:
+        source = put_source(self, *args, **kwargs)
+        obj = contextvars.Context().run(head, source.key)  # the test's call, not the API's
+        if named_by == "etag":
+            del obj["versionId"]
+        delivered = asyncio.run_coroutine_threadsafe(announce(runtime, trigger, s3_notification(obj)), loop)
+        assert delivered.result(timeout=30) == ["enqueued"]  # the event won the race
+        return source
+
+    monkeypatch.setattr(ImageStore, "put_source", put_then_deliver)
+    recipe = {"variants": [{"name": "sq", "width": 50, "height": 50, "fit": "cover", "format": "png"}]}
+    image_id = await uploaded(api, "images", "baseline", "hopper.jpg", recipe=recipe)
+    monkeypatch.undo()
+
+    assert (await run_worker()).jobs_complete == 1
+    done = records.get(image_id)
+    assert done is not None and done.status.value == "succeeded" and done.attempts == 1
+    assert [(v.name, v.width, v.height) for v in done.variants] == [("sq", 50, 50)]
+    assert done.source.content_type == "image/jpeg"  # what the API sniffed, which an event cannot say

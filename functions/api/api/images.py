@@ -17,9 +17,10 @@ from api.services import Services, ServicesDep
 from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
 from imagepipe.keys import is_image_id, new_image_id, upload_key
-from imagepipe.models import ImageRecord, Status, VariantOutput
+from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
 from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
+from imagepipe.records import PENDING_VERSION
 from imagepipe.sniff import HEAD_BYTES, sniff_content_type
 
 router = APIRouter(prefix="/images", tags=["images"])
@@ -88,8 +89,18 @@ async def upload_image(
     image_id = new_image_id()
     key = upload_key(principal.tenant, image_id, file.filename, settings.upload_prefix)
     content_type = sniff_content_type(data[:HEAD_BYTES])
-    source = await run_in_threadpool(services.store.put_source, settings.upload_bucket, key, data, content_type)
-    # the S3 event of this upload finds the version registered: a duplicate, queued nothing
+    # The record, with the caller's recipe, exists before the object does: the upload's S3 event may reach
+    # the trigger before this request announces the version, and must then queue it with this recipe, not
+    # create a record of its own with the default one. Whichever comes second finds the version registered.
+    pending = SourceObject(
+        bucket=settings.upload_bucket, key=key, version=PENDING_VERSION, size=len(data), content_type=content_type
+    )
+    await run_in_threadpool(services.records.create, image_id, pending, parsed, principal.tenant)
+    try:
+        source = await run_in_threadpool(services.store.put_source, settings.upload_bucket, key, data, content_type)
+    except Exception:
+        await _forget(services, image_id)  # no object: no record left waiting for one
+        raise
     announced = await announce(
         source,
         services,
@@ -101,6 +112,15 @@ async def upload_image(
     count("Enqueued" if announced.outcome is Outcome.ENQUEUED else "Duplicates")
     logger.info("upload accepted", extra={"image_id": image_id, "bytes": len(data), "key": key})
     return accepted(response, image_id)
+
+
+async def _forget(services: Services, image_id: str) -> None:
+    """Delete the record of an upload that failed, best effort: the upload's own error is the one to report,
+    and a record left behind is failed by the sweep (``upload_missing``)."""
+    try:
+        await run_in_threadpool(services.records.delete, image_id)
+    except Exception:
+        logger.exception("the record of a failed upload was not deleted", extra={"image_id": image_id})
 
 
 async def _record(services: ServicesDep, principal: Principal, image_id: str) -> ImageRecord:
