@@ -9,8 +9,17 @@ from __future__ import annotations
 
 def main() -> None:
     import logging.config
+    import sys
 
     from arq.logs import default_log_config
+    from pydantic import ValidationError
+
+    from imagepipe.settings import describe_environment_errors, get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:  # one line naming the variable, not a traceback through the imports
+        sys.exit(f"the worker cannot start: {describe_environment_errors(exc)}")
 
     from claims import create_worker
     from worker import WorkerSettings

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pydantic import ValidationError
+
 import processes
-from imagepipe.settings import Settings
+from imagepipe.settings import Settings, describe_environment_errors
 from processes import Service, exit_reason
 from supervision import Supervised
 
@@ -367,7 +369,11 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def run(options: Options) -> int:
     """Start the stack, wait for Ctrl-C or a death, stop everything; the process's exit code."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"error: {describe_environment_errors(exc)}", file=sys.stderr)
+        return 2
     for name, port in (("PORT", options.port), ("MOTO_PORT", options.moto_port)):
         if port and port_taken(port):
             print(

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagepipe.keys import TENANT_PATTERN
@@ -93,3 +93,19 @@ _DEPLOYED_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "ECS_CONTAINER_METADATA_URI_V4"
 def get_settings() -> Settings:
     """The process's settings, built once."""
     return Settings()
+
+
+def environment_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """What is wrong with the environment the settings were read from: each variable's name
+    (``IMAGEPIPE_ENGINE``) and what its value should be. Values are not repeated: one may hold a password."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    found = []
+    for error in exc.errors():
+        name = f"{prefix}{error['loc'][0]}".upper() if error["loc"] else "the IMAGEPIPE_ settings"
+        found.append((name, error["msg"]))
+    return found
+
+
+def describe_environment_errors(exc: ValidationError) -> str:
+    """:func:`environment_errors` as one line: ``IMAGEPIPE_ENGINE: Input should be 'vips' or 'pillow'``."""
+    return "; ".join(f"{name}: {message}" for name, message in environment_errors(exc))
