@@ -8,15 +8,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from imagepipe.sniff import HEAD_BYTES, UNKNOWN, sniff_content_type
 
-def input_files(inputs: Iterable[Path], out: Path | None = None) -> Iterator[Path]:
-    """Files as given, and every file under a folder (sorted, hidden ones skipped, and none under ``out``: a
-    run into a folder inside its input does not render the variants an earlier run left there)."""
+
+def input_files(inputs: Iterable[Path], out: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """The files to render, and those left out. Files as given are rendered whatever they hold (one that is
+    not an image fails, as the user asked for it). Under a folder (sorted; hidden ones, and any under ``out``,
+    skipped: a run into a folder inside its input does not render the variants an earlier run left there),
+    only images are: a file whose first bytes announce no image format we take (a README, a LICENSE) is
+    left out, as ``imagepipe submit`` leaves it out."""
+    files: list[Path] = []
+    left_out: list[Path] = []
     for path in inputs:
-        if path.is_dir():
-            yield from sorted(_files_under(path, out))
-        else:
-            yield path
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for found in sorted(_files_under(path, out)):
+            (files if _looks_like_an_image(found) else left_out).append(found)
+    return files, left_out
+
+
+def _looks_like_an_image(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            head = file.read(HEAD_BYTES)
+    except OSError:
+        return True  # the run reports it as unreadable
+    return sniff_content_type(head) != UNKNOWN
 
 
 def any_input_file(inputs: Iterable[Path], out: Path | None = None) -> bool:
@@ -49,10 +67,20 @@ def _parts_within(path: Path, folder: Path) -> tuple[str, ...] | None:
 
 
 def output_dirs(files: list[Path], out: Path) -> list[Path]:
-    """``out/<stem>`` for each file; a stem met before gets ``-2``, ``-3``... so no file overwrites another's."""
-    seen: dict[str, int] = {}
+    """``out/<stem>`` for each file, no two alike: a stem met before gets ``-2``, ``-3``..., skipping any name
+    that is another input's own stem (``a/hopper.jpg``, ``b/hopper.jpg`` and ``hopper-2.png`` go to ``hopper``,
+    ``hopper-3`` and ``hopper-2``). A hidden file's folder is not hidden: ``.h.jpg`` goes to ``h``."""
+    names = [path.stem.lstrip(".") or "image" for path in files]
+    taken = set(names)  # every input's own stem is reserved for the first input that has it
+    first: set[str] = set()
     dirs = []
-    for path in files:
-        seen[path.stem] = seen.get(path.stem, 0) + 1
-        dirs.append(out / (path.stem if seen[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}"))
+    for name in names:
+        if name in first:
+            count = 2
+            while f"{name}-{count}" in taken:
+                count += 1
+            name = f"{name}-{count}"
+            taken.add(name)
+        first.add(name)
+        dirs.append(out / name)
     return dirs

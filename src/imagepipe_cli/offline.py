@@ -10,8 +10,10 @@ up once (:func:`_setup`).
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import signal
+import stat
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -57,15 +59,21 @@ def _size(path: Path) -> int:
 
 
 def prepare(engine: str | None, recipe: str | None) -> tuple[str, str] | Setup:
-    """What is wrong with ``--engine`` or ``--recipe`` (the option, the message), in that order; else what
-    every job needs. Run in the command's process, before the pool's server is ready (preload.py imports
-    neither the settings nor the recipes for it)."""
+    """What is wrong with the ``IMAGEPIPE_`` environment, ``--engine`` or ``--recipe`` (the variable or the
+    option, and the message), in that order; else what every job needs. Run in the command's process, before
+    the pool's server is ready (preload.py imports neither the settings nor the recipes for it)."""
+    from pydantic import ValidationError
+
     from imagepipe.errors import InvalidRecipe
     from imagepipe.recipes import parse_recipe
-    from imagepipe.settings import get_settings
+    from imagepipe.settings import environment_errors, get_settings
     from imagepipe_engine import engine_name
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a variable of the environment: named, as an option would be
+        wrong = environment_errors(exc)
+        return ", ".join(name for name, _ in wrong), "; ".join(message for _, message in wrong)
     try:
         chosen = engine_name(engine)
     except ValueError as exc:
@@ -116,16 +124,13 @@ def _setup(setup: Setup) -> tuple[Render, Recipe, Limits]:
 
 def run(job: FileJob) -> dict[str, Any]:
     """Render one file and write its variants; the JSON line ``imagepipe render --json`` prints for it."""
-    from imagepipe.errors import ImagePipeError, ImageTooLarge
+    from imagepipe.errors import ImagePipeError
 
     render, recipe, limits = _setup(job.setup)
     max_bytes = job.setup.max_bytes
     result: dict[str, Any] = {"input": str(job.source), "status": "failed", "variants": [], "metadata": None}
     try:
-        size = job.source.stat().st_size
-        if size > max_bytes:  # the API's limit, and its error
-            raise ImageTooLarge(f"the file has {size} bytes; the limit is {max_bytes}")
-        rendered = render(job.source.read_bytes(), recipe, limits)
+        rendered = render(_read(job.source, max_bytes), recipe, limits)
     except ImagePipeError as exc:
         return {**result, "error": exc.as_dict()}
     except OSError as exc:
@@ -151,6 +156,22 @@ def run(job: FileJob) -> dict[str, Any]:
         return {**result, "variants": variants, "error": {"code": "unwritable", "message": message}}
     metadata = rendered.metadata.model_dump(mode="json")
     return {**result, "status": "succeeded", "variants": variants, "metadata": metadata, "error": None}
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, up to the API's limit (and its error) past which nothing more is read. A FIFO or a
+    device (``/dev/zero``) is not a file: it could block the run or never end, so it is refused unread."""
+    from imagepipe.errors import ImageTooLarge
+
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer (a regular file's reads ignore it)
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = file.read(max_bytes + 1)  # one byte more than allowed tells a file that is too large
+    if len(data) > max_bytes:
+        size = path.stat().st_size
+        raise ImageTooLarge(f"the file has {max(size, len(data))} bytes; the limit is {max_bytes}")
+    return data
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, as_completed, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,16 +22,36 @@ if TYPE_CHECKING:
 
 
 def render(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files, or folders of them.", exists=True)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Variants go to OUT/<input stem>/<variant>.<ext>.")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files, or folders of them.", exists=True, metavar="INPUTS")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Variants go to DIR/<input stem>/<variant>.<ext>; a stem met again gets -2, -3...",
+        ),
+    ],
     recipe: Annotated[
-        str | None, typer.Option(help="A recipe as JSON, or @FILE to read it from a file. Default: the API's.")
+        str | None,
+        typer.Option(
+            metavar="JSON|@FILE", help="A recipe as JSON, or @FILE to read it from a file. Default: the API's."
+        ),
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(envvar="IMAGEPIPE_ENGINE", help="vips or pillow. Default: vips where installed.")
+        str | None,
+        typer.Option(
+            envvar="IMAGEPIPE_ENGINE", metavar="vips|pillow", help="The engine. Default: vips where installed."
+        ),
     ] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Processes. Default: one per core.")] = None,
-    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Processes. Default: one per core.")
+    ] = None,
+    json_lines: Annotated[
+        bool, typer.Option("--json", metavar="", help="One JSON object per input, one per line.")
+    ] = False,
 ) -> None:
     """Render images with the worker's engine. Exit 0: all succeeded; 1: any failed; 2: a usage error."""
     try:
@@ -43,19 +64,56 @@ def render(
     if is_input_folder(out, inputs):
         message = f"{out} is an input folder: its variants would be read back as inputs"
         raise typer.BadParameter(message, param_hint="--out")
-    files = list(input_files(inputs, out))
+    files, left_out = input_files(inputs, out)
     if not files:
-        raise typer.BadParameter("no files in the folders given", param_hint="INPUTS")
+        raise typer.BadParameter("no images in the folders given", param_hint="INPUTS")
+    if left_out:
+        names = ", ".join(str(path) for path in left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+        print(f"left out, not images ({len(left_out)}): {names}", file=sys.stderr)
     _make_folder(out)
     processes = min(jobs or os.cpu_count() or 1, len(files))
-    with pool.pool(processes, setup.engine) as executor:
-        work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
-        failed = _run_all(executor, largest_first(work), json_lines)
+    work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
+    tally = Tally(len(work))
+    interrupts = Interrupts()
+    with interrupts.installed():
+        try:
+            with pool.pool(processes, setup.engine) as executor:
+                _run_all(executor, largest_first(work), processes, json_lines, interrupts, tally)
+        except KeyboardInterrupt:  # a Ctrl-C after the last file was reported, while the pool shut down
+            tally.stopped = tally.stopped or "interrupted"
     # on stderr: stdout keeps one line (or JSON object) per input for scripts
-    print(f"{len(work)} inputs: {len(work) - failed} succeeded, {failed} failed; variants in {out}", file=sys.stderr)
+    print(tally.summary(out), file=sys.stderr)
     # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
     # typer and the models loaded it took 0.1 s of the command's time (measured)
-    exit_now(1 if failed else 0)
+    exit_now(tally.exit_code())
+
+
+@dataclass
+class Tally:
+    """How a run went: what its summary line and exit code say."""
+
+    inputs: int
+    succeeded: int = 0
+    failed: int = 0
+    stopped: str | None = None
+    """why the run stopped before its end: ``interrupted`` (Ctrl-C) or ``output closed`` (``| head``)"""
+
+    def summary(self, out: Path) -> str:
+        line = f"{_plural(self.inputs, 'input')}: {self.succeeded} succeeded, {self.failed} failed"
+        if self.stopped:
+            line += f", {self.inputs - self.succeeded - self.failed} not rendered ({self.stopped})"
+        return f"{line}; variants in {out}"
+
+    def exit_code(self) -> int:
+        """130 after Ctrl-C and 141 once stdout is closed (as a shell reports SIGINT and SIGPIPE); else 1 when
+        any input failed, 0 when every one succeeded."""
+        if self.stopped:
+            return 130 if self.stopped == "interrupted" else 141
+        return 1 if self.failed else 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _make_folder(out: Path) -> None:
@@ -77,51 +135,90 @@ def _check(prepared: tuple[str, str] | Setup) -> Setup:
 
 
 def _recipe_text(recipe: str | None) -> str | None:
-    if recipe is None or not recipe.startswith("@"):
+    """``--recipe``'s JSON: the option's own, or ``@FILE``'s (UTF-8, a byte-order mark allowed)."""
+    if recipe is None:
+        return None
+    if not recipe.strip():  # an unset shell variable, most likely: not the default recipe, silently
+        raise typer.BadParameter("empty: give a recipe as JSON, or @FILE", param_hint="--recipe")
+    if not recipe.startswith("@"):
+        if not recipe.lstrip().startswith(("{", "[")) and Path(recipe).is_file():
+            raise typer.BadParameter(f"not JSON; to read the file, write @{recipe}", param_hint="--recipe")
         return recipe
+    name = recipe[1:]
+    if not name:
+        raise typer.BadParameter("@ needs a file name: @recipe.json", param_hint="--recipe")
     try:
-        return Path(recipe[1:]).read_text()
+        return Path(name).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(f"cannot read {name}: not UTF-8 text", param_hint="--recipe") from exc
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read {recipe[1:]}: {exc.strerror}", param_hint="--recipe") from exc
+        raise typer.BadParameter(f"cannot read {name}: {exc.strerror}", param_hint="--recipe") from exc
 
 
-def _run_all(pool: Executor, work: list[FileJob], json_lines: bool) -> int:
-    """Render every job in ``pool``, in the order given, reporting each as it finishes; the number that failed."""
-    failed = 0
+def _run_all(
+    pool: Executor, work: list[FileJob], window: int, json_lines: bool, interrupts: Interrupts, tally: Tally
+) -> None:
+    """Render every job in ``pool``, in the order given, reporting each as it finishes, into ``tally``.
+
+    No more jobs are handed to the pool than it has processes: one it holds has started, as far as the
+    pool is concerned, and would be rendered after a Ctrl-C. After one, or once stdout is closed (``| head``),
+    nothing new starts: the pool processes ignore Ctrl-C (offline.warm) and finish the files they are on, so
+    no variant is left half written, and those are reported before the command stops, however often Ctrl-C
+    is pressed meanwhile (interrupts.py drops the later presses)."""
     progress = _progress() if sys.stdout.isatty() and not json_lines else None
-    futures = [pool.submit(run, job) for job in work]
     task = progress.add_task("rendering", total=len(work)) if progress else None
     if progress:
         progress.start()
-    reported: set[Future[dict[str, Any]]] = set()
-    interrupts = Interrupts()
+    waiting = iter(work)
+    running: set[Future[dict[str, Any]]] = set()
+
+    def start_next() -> None:
+        with interrupts.held():  # a future is either running and known, or not submitted
+            if (job := next(waiting, None)) is not None:
+                running.add(pool.submit(run, job))
 
     def report(future: Future[dict[str, Any]]) -> None:
-        nonlocal failed
         with interrupts.held():  # a Ctrl-C now comes after the line is printed and recorded: never twice
+            running.discard(future)
             result = future.result()
-            failed += result["status"] != "succeeded"
-            _report(result, json_lines, progress)
-            reported.add(future)
+            if result["status"] == "succeeded":
+                tally.succeeded += 1
+            else:
+                tally.failed += 1
             if progress and task is not None:
                 progress.advance(task)
+            if tally.stopped != "output closed":
+                try:
+                    _report(result, json_lines, progress)
+                except BrokenPipeError:
+                    _stdout_closed()
+                    tally.stopped = "output closed"
 
-    with interrupts.installed():
-        try:
-            for future in as_completed(futures):
+    try:
+        for _ in range(window):
+            start_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
                 report(future)
-        except KeyboardInterrupt:
-            # Ctrl-C: nothing new starts; the pool processes ignore it (offline.warm) and finish the files they
-            # are on, so no variant is left half written, and those are reported before the command stops,
-            # however often Ctrl-C is pressed meanwhile (interrupts.py drops the later presses)
-            started = [future for future in futures if not future.cancel() and future not in reported]
-            for future in as_completed(started):
-                report(future)
-            raise
-        finally:
-            if progress:
-                progress.stop()
-    return failed
+            for _ in done:
+                if tally.stopped:
+                    break
+                start_next()
+    except KeyboardInterrupt:
+        tally.stopped = tally.stopped or "interrupted"
+        for future in as_completed(list(running)):
+            report(future)
+    finally:
+        if progress:
+            progress.stop()
+
+
+def _stdout_closed() -> None:
+    """Whoever read stdout has gone (``| head -1``): whatever is still printed goes nowhere, not into an error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _progress() -> Progress:
@@ -138,7 +235,7 @@ def _report(result: dict[str, Any], json_lines: bool, progress: Progress | None)
         print(json.dumps(result), flush=True)
         return
     if result["status"] == "succeeded":
-        line = f"ok      {result['input']} -> {len(result['variants'])} variants"
+        line = f"ok      {result['input']} -> {_plural(len(result['variants']), 'variant')}"
     else:
         line = f"failed  {result['input']}: {result['error']['code']}: {result['error']['message']}"
     if progress is not None:

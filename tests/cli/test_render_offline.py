@@ -25,6 +25,13 @@ def imagepipe(*args: str | Path, env: dict[str, str] | None = None) -> subproces
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
 
 
+def rendering(folder: Path, out: Path, *args: str) -> subprocess.Popen[str]:
+    """``imagepipe render FOLDER --out OUT ARGS`` under way, in a process group of its own (as a terminal's job:
+    Ctrl-C reaches the whole group), its stdout and stderr piped to the test."""
+    command: list[str | Path] = [SCRIPT, "render", folder, "--out", out, *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
 def _unbuffered_line(stream: IO[str]) -> str:
     """One line read straight from the pipe: ``readline()`` would buffer the lines after it, and ``communicate()``
     reads the pipe itself, so the lines in that buffer were lost to the test (not to the user)."""
@@ -84,7 +91,7 @@ def test_a_recipe_from_a_file_and_plain_output_when_not_a_terminal(tmp_path: Pat
     source = corpus("images", "baseline", "hopper.jpg")
     result = imagepipe("render", source, "--out", tmp_path, "--recipe", f"@{recipe}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"ok      {source} -> 1 variants"
+    assert result.stdout.strip() == f"ok      {source} -> 1 variant"
     assert "\x1b[" not in result.stdout  # no progress bar or colour codes into a pipe
     with Image.open(tmp_path / "hopper" / "tiny.png") as image:
         assert image.size == (32, 32)
@@ -97,13 +104,80 @@ def test_a_recipe_from_a_file_and_plain_output_when_not_a_terminal(tmp_path: Pat
         ["--recipe", "@/nonexistent/recipe.json"],
         ["--engine", "imagemagick"],
         ["--jobs", "0"],
+        ["--recipe", ""],  # an unset shell variable: not the default recipe, silently
+        ["--recipe", f"@{corpus('images', 'baseline', 'hopper.jpg')}"],  # not text
+        ["--recipe", str(corpus("images", "baseline", "hopper.jpg"))],  # a file named without @
     ],
-    ids=["bad-recipe", "missing-recipe-file", "unknown-engine", "no-jobs"],
+    ids=["bad-recipe", "missing-recipe-file", "unknown-engine", "no-jobs", "empty-recipe", "binary-recipe", "no-at"],
 )
 def test_usage_errors_exit_2_and_render_nothing(tmp_path: Path, args: list[str]) -> None:
     result = imagepipe("render", corpus("images", "baseline", "hopper.jpg"), "--out", tmp_path / "out", *args)
     assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_wrong_variable_of_the_environment_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    env = {**os.environ, "IMAGEPIPE_ENGINE": "bogus"}
+    result = imagepipe("render", corpus("images", "baseline", "hopper.jpg"), "--out", tmp_path / "out", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "IMAGEPIPE_ENGINE: Input should be 'vips' or 'pillow'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_inputs_with_one_stem_never_share_a_folder(tmp_path: Path) -> None:
+    """``a/hopper.jpg``, ``b/hopper.jpg`` and a file whose own stem is ``hopper-2``: three folders, each holding
+    the variants its line reports, whatever order the pool finishes them in."""
+    for folder, name, source in (
+        ("a", "hopper.jpg", "baseline/hopper.jpg"),
+        ("b", "hopper.jpg", "baseline/hopper.png"),  # a PNG by another name: 128 px wide, like the JPEG
+        ("a", "hopper-2.jpg", "orientation/Landscape_1.jpg"),  # 1800 px wide
+    ):
+        (tmp_path / "in" / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus("images", *source.split("/")), tmp_path / "in" / folder / name)
+    out = tmp_path / "out"
+    result = imagepipe("render", tmp_path / "in", "--out", out, "--json", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    folders = {Path(line["input"]).relative_to(tmp_path / "in").as_posix(): line for line in lines}
+    assert {name: Path(line["variants"][0]["path"]).parent.name for name, line in folders.items()} == {
+        "a/hopper.jpg": "hopper",
+        "a/hopper-2.jpg": "hopper-2",
+        "b/hopper.jpg": "hopper-3",
+    }
+    for line in lines:
+        for variant in line["variants"]:
+            with Image.open(variant["path"]) as image:
+                assert image.size == (variant["width"], variant["height"]), line["input"]
+    assert Image.open(out / "hopper-2" / "large.jpg").width == 1800
+
+
+def test_a_fifo_or_a_device_fails_unread_and_the_others_go_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    source = corpus("images", "baseline", "hopper.jpg")
+    result = imagepipe("render", fifo, "/dev/zero", source, "--out", tmp_path / "out", "--json")
+    assert result.returncode == 1, result.stderr
+    by_name = json_lines(result.stdout)
+    for name in ("pipe.jpg", "zero"):
+        assert by_name[name]["error"]["code"] == "unreadable"
+        assert "not a regular file" in by_name[name]["error"]["message"]
+    assert by_name["hopper.jpg"]["status"] == "succeeded"
+
+
+def test_files_in_a_folder_that_are_not_images_are_left_out_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corpus("images", "baseline", "hopper.jpg"), folder)
+    (folder / "README.txt").write_text("holiday photos")
+    result = imagepipe("render", folder, "--out", tmp_path / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    assert list(json_lines(result.stdout)) == ["hopper.jpg"]
+    assert f"left out, not images (1): {folder / 'README.txt'}" in result.stderr
+    named = imagepipe("render", folder / "README.txt", "--out", tmp_path / "out", "--json")  # asked for: tried
+    assert named.returncode == 1
+    assert json_lines(named.stdout)["README.txt"]["error"]["code"] == "invalid_image"
 
 
 def test_a_second_run_into_a_folder_inside_its_input_renders_the_inputs_only(tmp_path: Path) -> None:
@@ -227,13 +301,7 @@ def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_pa
     landscape = corpus("images", "orientation", "Landscape_6.jpg")
     for n in range(40):
         shutil.copy(landscape, folder / f"{n:02d}.jpg")
-    proc = subprocess.Popen(
-        [SCRIPT, "render", folder, "--out", out, "--json", "-j", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = rendering(folder, out, "--json", "-j", "2")
     assert proc.stdout is not None
     first = _unbuffered_line(proc.stdout)  # the run is under way
     for _ in range(presses):
@@ -244,6 +312,8 @@ def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_pa
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     reported = json_lines(first + rest)
+    left = 40 - len(reported)
+    assert f"40 inputs: {len(reported)} succeeded, 0 failed, {left} not rendered (interrupted)" in stderr
     assert len(reported) == len((first + rest).splitlines())  # no file reported twice
     written = {path.name for path in out.iterdir()}
     assert {Path(name).stem for name in reported} == written  # every folder written was reported
@@ -252,3 +322,47 @@ def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_pa
         for variant in (out / name).iterdir():
             with Image.open(variant) as image:
                 image.load()  # whole files, not cut off mid-write
+
+
+@pytest.fixture(scope="module")
+def slow_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six 12 MP PNGs: each takes a pool process a good part of a second, long enough to act while it renders."""
+    folder = tmp_path_factory.mktemp("slow")
+    picture = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
+    picture.save(folder / "0.png", compress_level=1)
+    for n in range(1, 6):
+        shutil.copy(folder / "0.png", folder / f"{n}.png")
+    return folder
+
+
+def test_after_ctrl_c_no_file_starts_that_had_not_started(tmp_path: Path, slow_images: Path) -> None:
+    """One process: Ctrl-C as the first file is reported finds the second rendering (or not yet handed over),
+    and nothing after it starts. A pool handed every file at once would have queued more in its pipe, and
+    rendered them after the Ctrl-C."""
+    import signal
+
+    out = tmp_path / "out"
+    proc = rendering(slow_images, out, "--json", "-j", "1")
+    assert proc.stdout is not None
+    first = _unbuffered_line(proc.stdout)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    reported = json_lines(first + rest)
+    assert 1 <= len(reported) <= 2, reported.keys()
+    assert len(list(out.iterdir())) == len(reported)
+
+
+def test_a_closed_output_stops_the_run_quietly(tmp_path: Path, slow_images: Path) -> None:
+    """``imagepipe render ... | head -1``: once nobody reads stdout, nothing new starts, the files under way are
+    finished, no traceback, and the exit code is the one a shell gives a command that SIGPIPE ended."""
+    out = tmp_path / "out"
+    proc = rendering(slow_images, out, "-j", "1")
+    assert proc.stdout is not None and proc.stderr is not None
+    _unbuffered_line(proc.stdout)
+    proc.stdout.close()  # what `head -1` does once it has its line
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert "not rendered (output closed)" in stderr
+    assert 2 <= len(list(out.iterdir())) < 6
