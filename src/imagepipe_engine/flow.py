@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from imagepipe.errors import InvalidRecipe
+from imagepipe.errors import InvalidImage, InvalidRecipe
 from imagepipe.models import Filter, OutputFormat, Recipe
 from imagepipe_analysis import AnalysisImage
 from imagepipe_engine import analysis, animation, probe
@@ -37,6 +37,8 @@ def render(
     """Decode ``data`` once, apply the recipe's filters once, and encode every variant, largest first, telling
     ``progress`` each step (contract.py)."""
     report = progress or no_progress
+    if not data:
+        raise InvalidImage("the file is empty")
     if any(v.format is OutputFormat.AVIF for v in recipe.variants) and not steps.can_encode_avif():
         raise InvalidRecipe("this worker cannot encode AVIF")
     report("decoding", 0, len(recipe.variants))

@@ -72,6 +72,10 @@ class Header:
     decoded: bool = False  # reading it decoded the pixels (a PNG with metadata after them, or a broken one)
 
 
+SUPPORTED = f"JPEG, PNG, GIF, WebP, AVIF, TIFF, BMP; HEIC with the {heic.EXTRA} extra"
+"""the formats a source may be in, as an error tells them"""
+
+
 @contextmanager
 def pillow_errors() -> Iterator[None]:
     """Turn any Pillow decoder failure into InvalidImage, letting our own errors through. Pillow's warnings
@@ -86,7 +90,7 @@ def pillow_errors() -> Iterator[None]:
         raise TooManyPixels(f"the image is too large to decode: {exc}") from exc
     except _DECODE_ERRORS as exc:
         if isinstance(exc, UnidentifiedImageError):
-            raise InvalidImage("not an image in a supported format (JPEG, PNG, GIF, WebP, AVIF, TIFF, BMP)") from exc
+            raise InvalidImage(f"not an image in a supported format ({SUPPORTED})") from exc
         if "truncated" in str(exc):
             raise InvalidImage("the image data is truncated") from exc
         raise InvalidImage(f"the image data is corrupt ({type(exc).__name__}: {exc})"[:200]) from exc

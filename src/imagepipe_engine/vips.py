@@ -68,6 +68,12 @@ _LOADERS: dict[str, _Loader] = {
     "TIFF": pyvips.Image.tiffload_buffer,
 }
 _FAIL_ON = "truncated"  # truncated data refuses the file, as does any decoder error
+# TIFF photometric interpretations libvips reads as Pillow does: min-is-white, min-is-black, RGB, palette, CMYK,
+# and YCbCr inside JPEG compression (7), which libjpeg converts. Others it gets wrong, where Pillow converts
+# them: plain or LZW YCbCr comes out as its raw Y, Cb and Cr read as R, G and B, and CIELAB is refused as
+# corrupt. Pillow decodes those.
+_TIFF_PHOTOMETRIC = frozenset({0, 1, 2, 3, 5})
+_TIFF_YCBCR, _TIFF_JPEG = 6, 7
 
 # EXIF orientation -> the turns that make it upright (clockwise, then a horizontal flip)
 _UPRIGHT: dict[int, tuple[str | None, bool]] = {
@@ -119,7 +125,7 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, S
     """The header (one reader for every engine) and the pixels: upright, sRGB, 8-bit L, LA, RGB or RGBA, in
     memory. Every failure in here is the file's fault; one after it is ours."""
     with probe.pillow_errors(), probe.open_image(data) as im:
-        loader = _LOADERS.get(im.format or "")
+        loader = _LOADERS.get(im.format or "") if _reads_as_pillow(im) else None
         header = probe.read_header(im, data, limits) if loader is not None else None
     if loader is None or header is None or header.decoded:
         header, decoded = pillow.decode(data, recipe, limits)
@@ -145,6 +151,15 @@ def decode(data: bytes, recipe: Recipe, limits: Limits) -> tuple[probe.Header, S
         held = held.copy(interpretation=image.interpretation, xres=image.xres, yres=image.yres)
     upright = _upright(held, header.orientation)
     return header, Source(upright, size, raw if upright is held else None)
+
+
+def _reads_as_pillow(im: Image.Image) -> bool:
+    """Whether libvips reads this file's pixels as Pillow does (TIFF: by its photometric interpretation)."""
+    if im.format != "TIFF":
+        return True
+    tags = getattr(im, "tag_v2", {})
+    photometric, compression = tags.get(262), tags.get(259)
+    return photometric in _TIFF_PHOTOMETRIC or (photometric == _TIFF_YCBCR and compression == _TIFF_JPEG)
 
 
 @contextmanager

@@ -287,6 +287,22 @@ def test_modes_become_what_jpeg_takes_with_the_right_colours(render: Render, nam
         assert distance(out, on_white(source)) < 6
 
 
+@pytest.mark.parametrize(
+    ("mode", "compression"), [("YCbCr", "raw"), ("YCbCr", "tiff_lzw"), ("LAB", "raw"), ("RGB", "jpeg")]
+)
+def test_a_tiff_in_ycbcr_or_lab_keeps_its_colours(render: Render, mode: str, compression: str) -> None:
+    """A TIFF's pixels as its photometric tag says: libvips read plain YCbCr as RGB (green came out grey) and
+    refused CIELAB as corrupt; JPEG-compressed TIFFs (YCbCr inside) it reads right."""
+    source = Image.new("RGB", (64, 64), (0, 135, 0))
+    source.paste((200, 30, 90), (0, 0, 32, 64))
+    data = encoded(source.convert(mode), "TIFF", compression=compression)
+    out = opened(render(data, recipe({"name": "v", "width": 32, "format": "png"}), LIMITS)).convert("RGB")
+    assert out.size == (32, 32)
+    for x, colour in ((4, (200, 30, 90)), (28, (0, 135, 0))):
+        pixel = cast(tuple[int, int, int], out.getpixel((x, 16)))
+        assert all(abs(a - b) <= 16 for a, b in zip(pixel, colour, strict=True)), (x, mode, pixel)
+
+
 def test_sixteen_bit_grey_is_scaled_not_clipped_to_white(render: Render) -> None:
     gradient = opened(
         render(
@@ -467,3 +483,10 @@ def test_progress_is_told_decoding_then_each_variant(render: Render) -> None:
         ("rendering", 2, 3),
         ("rendering", 3, 3),
     ]
+
+
+def test_an_empty_file_and_an_unknown_format_say_which_they_are(render: Render) -> None:
+    with pytest.raises(InvalidImage, match="the file is empty"):
+        render(b"", DEFAULT_RECIPE, LIMITS)
+    with pytest.raises(InvalidImage, match=r"not an image in a supported format \(JPEG, .*HEIC with"):
+        render(b"hello, world", DEFAULT_RECIPE, LIMITS)
