@@ -8,11 +8,18 @@ re-imports the script that started its parent, so whatever this module imports, 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 
 def _root() -> None:
     """imagepipe: render images offline, or drive an imagepipe API."""
+
+
+def _quit(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("\ninterrupted; nothing rendered\n")
+    os._exit(130)
 
 
 def main() -> None:
@@ -21,6 +28,9 @@ def main() -> None:
     # render process too, which inherit this); imagepipe uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if sys.argv[1:2] == ["render"]:  # its pool's server imports the engine while typer imports and parses
+        # Ctrl-C before the pool takes work (imports, parsing, the folders' walk) ends the command quietly:
+        # nothing is written yet. render installs its own handler once there is something to finish.
+        signal.signal(signal.SIGINT, _quit)
         from imagepipe_cli import pool
 
         pool.start(sys.argv[2:])

@@ -37,7 +37,10 @@ def pool(processes: int, engine: str | None) -> ProcessPoolExecutor:
 
     from imagepipe_cli.offline import warm
 
-    executor = ProcessPoolExecutor(processes, mp_context=_context(), initializer=warm, initargs=(engine,))
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        _start_server()  # unless start() did
+    executor = ProcessPoolExecutor(processes, mp_context=context, initializer=warm, initargs=(engine,))
     for _ in range(processes):
         executor.submit(int)
     return executor
@@ -47,11 +50,23 @@ def start(args: Sequence[str]) -> None:
     """Start the pool's server now when ``args`` (the arguments after ``render``) plainly ask for a render.
     Only the server: a pool process starts once the server has imported what it preloads, which takes longer
     than typer's parse, so ``render`` starts them (:func:`pool`) when it has its arguments."""
-    context = _context()
-    if context.get_start_method() == "forkserver" and _plain(args):
-        from multiprocessing import forkserver
+    if _context().get_start_method() == "forkserver" and _plain(args):
+        _start_server()
 
+
+def _start_server() -> None:
+    """The forkserver, started with Ctrl-C ignored: an ignored signal stays ignored across exec, so a Ctrl-C
+    during its start-up (a second of imports) does not cut it short with a traceback. From then on it ignores
+    Ctrl-C itself, and so do the pool processes (offline.warm); the command decides what it means. A press in
+    the few milliseconds the server takes to be started is lost."""
+    import signal
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _context() -> BaseContext:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, as_completed, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -77,9 +78,11 @@ def render(
     interrupts = Interrupts()
     with interrupts.installed():
         try:
-            with pool.pool(processes, setup.engine) as executor:
+            with ExitStack() as stack:
+                with interrupts.held():  # a pool half made on Ctrl-C would be left to its processes' start
+                    executor = stack.enter_context(pool.pool(processes, setup.engine))
                 _run_all(executor, largest_first(work), processes, json_lines, interrupts, tally)
-        except KeyboardInterrupt:  # a Ctrl-C after the last file was reported, while the pool shut down
+        except KeyboardInterrupt:  # before the first file was handed over, or while the pool shut down
             tally.stopped = tally.stopped or "interrupted"
     # on stderr: stdout keeps one line (or JSON object) per input for scripts
     print(tally.summary(out), file=sys.stderr)

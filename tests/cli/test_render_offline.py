@@ -326,11 +326,12 @@ def test_ctrl_c_stops_the_run_and_leaves_only_whole_variants_all_reported(tmp_pa
 
 @pytest.fixture(scope="module")
 def slow_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six 12 MP PNGs: each takes a pool process a good part of a second, long enough to act while it renders."""
+    """24 copies of a 12 MP PNG: each takes a pool process about 0.1 s or more, and all of them well over a
+    second, long enough to act while one renders or before the last one is done."""
     folder = tmp_path_factory.mktemp("slow")
     picture = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
     picture.save(folder / "0.png", compress_level=1)
-    for n in range(1, 6):
+    for n in range(1, 24):
         shutil.copy(folder / "0.png", folder / f"{n}.png")
     return folder
 
@@ -365,4 +366,22 @@ def test_a_closed_output_stops_the_run_quietly(tmp_path: Path, slow_images: Path
     assert proc.wait(timeout=120) == 141, stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert "not rendered (output closed)" in stderr
-    assert 2 <= len(list(out.iterdir())) < 6
+    assert 2 <= len(list(out.iterdir())) < 24
+
+
+@pytest.mark.parametrize("after", [0.2, 0.4, 0.8])
+def test_ctrl_c_at_any_moment_of_the_start_is_quiet(tmp_path: Path, slow_images: Path, after: float) -> None:
+    """Pressed while typer imports, while the pool's server imports the engine, or while the pool starts: exit
+    130 and no traceback from any process of the group (the server's start-up ignores it, a half-made pool is
+    shut down, not abandoned)."""
+    import signal
+    import time
+
+    proc = rendering(slow_images, tmp_path / "out", "-j", "2")
+    time.sleep(after)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Fatal" not in stderr, stderr
+    assert "interrupted" in stderr
+    assert not list(tmp_path.rglob(".*.part"))
