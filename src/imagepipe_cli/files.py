@@ -16,15 +16,17 @@ def input_files(inputs: Iterable[Path], out: Path | None = None) -> tuple[list[P
     not an image fails, as the user asked for it). Under a folder (sorted; hidden ones, and any under ``out``,
     skipped: a run into a folder inside its input does not render the variants an earlier run left there),
     only images are: a file whose first bytes announce no image format we take (a README, a LICENSE) is
-    left out, as ``imagepipe submit`` leaves it out."""
+    left out, as ``imagepipe submit`` leaves it out. A file met twice (named twice, or named and in a folder
+    given) is rendered once, where it is first met."""
     files: list[Path] = []
     left_out: list[Path] = []
+    seen: set[Path] = set()
     for path in inputs:
-        if not path.is_dir():
-            files.append(path)
-            continue
-        for found in sorted(_files_under(path, out)):
-            (files if _looks_like_an_image(found) else left_out).append(found)
+        for found in sorted(_files_under(path, out)) if path.is_dir() else [path]:
+            if (resolved := found.resolve()) in seen:
+                continue  # named twice, or also in a folder given: rendered once
+            seen.add(resolved)
+            (files if found is path or _looks_like_an_image(found) else left_out).append(found)
     return files, left_out
 
 

@@ -385,3 +385,14 @@ def test_ctrl_c_at_any_moment_of_the_start_is_quiet(tmp_path: Path, slow_images:
     assert "Traceback" not in stderr and "Fatal" not in stderr, stderr
     assert "interrupted" in stderr
     assert not list(tmp_path.rglob(".*.part"))
+
+
+def test_a_file_met_twice_is_rendered_once(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corpus("images", "baseline", "hopper.jpg"), folder)
+    named = folder / "hopper.jpg"
+    result = imagepipe("render", named, folder / ".." / "photos" / "hopper.jpg", folder, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"ok      {named} -> 3 variants"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["hopper"]

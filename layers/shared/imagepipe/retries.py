@@ -54,7 +54,7 @@ def intake_verdict(source: SourceObject, settings: Settings) -> ImagePipeError |
 def stuck_verdict(record: ImageRecord, settings: Settings) -> ImagePipeError | None:
     """Why a record that stopped moving must be given up rather than queued again; None to queue it."""
     if record.source.version == PENDING_VERSION:
-        return UploadMissing("the presigned upload was not received")
+        return UploadMissing("the upload was not received")  # a presigned one, or a POST whose put failed
     if record.attempts >= CRASH_BUDGET * settings.max_tries:
         return WorkerCrashed(f"processing stopped its worker {record.attempts} times; given up")
     return None
