@@ -14,8 +14,9 @@ import pytest
 from arq.jobs import Job
 
 from conftest import Handler, RunWorker, corpus
-from factories import head, put, s3_notification, uploaded
+from factories import head, put, s3_notification, upload, uploaded
 from imagepipe import jobs
+from imagepipe.errors import TransientError
 from imagepipe.models import ImageRecord
 from imagepipe.records import ImageRecords
 from imagepipe.settings import get_settings
@@ -210,3 +211,23 @@ async def test_an_upload_whose_event_arrives_first_keeps_its_recipe(
     assert done is not None and done.status.value == "succeeded" and done.attempts == 1
     assert [(v.name, v.width, v.height) for v in done.variants] == [("sq", 50, 50)]
     assert done.source.content_type == "image/jpeg"  # what the API sniffed, which an event cannot say
+
+
+async def test_an_upload_whose_put_fails_leaves_no_record(
+    api: httpx.AsyncClient, records: ImageRecords, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record is written before the object: when the object cannot be stored, the caller gets the error
+    and no record is left waiting for an object that will never come."""
+
+    keys: list[str] = []
+
+    def down(self: ImageStore, bucket: str, key: str, *args: Any) -> Any:
+        keys.append(key)  # uploads/{tenant}/{image_id}/{name}
+        raise TransientError("S3 is unreachable")
+
+    monkeypatch.setattr(ImageStore, "put_source", down)
+    resp = await upload(api, "images", "baseline", "hopper.jpg")
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "transient"
+    [key] = keys
+    assert records.get(key.split("/")[2]) is None
