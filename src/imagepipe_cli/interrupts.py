@@ -12,27 +12,33 @@ from types import FrameType
 
 
 class Interrupts:
-    """The first SIGINT as ``KeyboardInterrupt`` (inside :meth:`held`, when the block ends); every later one
-    dropped, from the moment the first is raised."""
+    """The first SIGINT or SIGTERM as ``KeyboardInterrupt`` (inside :meth:`held`, when the block ends); every
+    later one dropped, from the moment the first is raised. SIGTERM (``timeout``, ``kill``, a service manager)
+    stops a run as Ctrl-C does: the files under way are finished, none is left half written."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self._holding = False
         self._pending = False
         self._raised = False
+        self.received: int | None = None
+        """the first signal's number, once one came"""
 
     @contextmanager
     def installed(self) -> Iterator[Interrupts]:
-        """This handler for SIGINT while the block runs; the one before it after. Outside the main thread (where
-        no handler can be set) Ctrl-C keeps its usual effect."""
+        """This handler for SIGINT and SIGTERM while the block runs; the ones before it after. Outside the main
+        thread (where no handler can be set) both keep their usual effect."""
         try:
-            previous = signal.signal(signal.SIGINT, self._handle)
+            previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         except ValueError:  # not the main thread
             yield self
             return
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -50,6 +56,7 @@ class Interrupts:
         if self._raised:
             return
         self._raised = True  # later presses change nothing, even before the first is caught
+        self.received = signum
         if self._holding:
             self._pending = True
             return

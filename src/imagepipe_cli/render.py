@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, as_completed, wait
 from contextlib import ExitStack
@@ -84,6 +85,8 @@ def render(
                 _run_all(executor, largest_first(work), processes, json_lines, interrupts, tally)
         except KeyboardInterrupt:  # before the first file was handed over, or while the pool shut down
             tally.stopped = tally.stopped or "interrupted"
+    if tally.stopped == "interrupted" and interrupts.received == signal.SIGTERM:
+        tally.stopped = "terminated"
     # on stderr: stdout keeps one line (or JSON object) per input for scripts
     print(tally.summary(out), file=sys.stderr)
     # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
@@ -99,7 +102,8 @@ class Tally:
     succeeded: int = 0
     failed: int = 0
     stopped: str | None = None
-    """why the run stopped before its end: ``interrupted`` (Ctrl-C) or ``output closed`` (``| head``)"""
+    """why the run stopped before its end: ``interrupted`` (Ctrl-C), ``terminated`` (SIGTERM) or ``output
+    closed`` (``| head``)"""
 
     def summary(self, out: Path) -> str:
         line = f"{_plural(self.inputs, 'input')}: {self.succeeded} succeeded, {self.failed} failed"
@@ -108,10 +112,10 @@ class Tally:
         return f"{line}; variants in {out}"
 
     def exit_code(self) -> int:
-        """130 after Ctrl-C and 141 once stdout is closed (as a shell reports SIGINT and SIGPIPE); else 1 when
-        any input failed, 0 when every one succeeded."""
+        """130 after Ctrl-C, 143 after SIGTERM and 141 once stdout is closed (as a shell reports SIGINT, SIGTERM
+        and SIGPIPE); else 1 when any input failed, 0 when every one succeeded."""
         if self.stopped:
-            return 130 if self.stopped == "interrupted" else 141
+            return {"interrupted": 130, "terminated": 143}.get(self.stopped, 141)
         return 1 if self.failed else 0
 
 
@@ -242,6 +246,6 @@ def _report(result: dict[str, Any], json_lines: bool, progress: Progress | None)
     else:
         line = f"failed  {result['input']}: {result['error']['code']}: {result['error']['message']}"
     if progress is not None:
-        progress.console.print(line, markup=False, highlight=False)
+        progress.console.print(line, markup=False, highlight=False, soft_wrap=True)  # a long path stays whole
     else:
         print(line, flush=True)

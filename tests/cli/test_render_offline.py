@@ -396,3 +396,23 @@ def test_a_file_met_twice_is_rendered_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"ok      {named} -> 3 variants"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["hopper"]
+
+
+def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path, slow_images: Path) -> None:
+    """``timeout 60 imagepipe render ...`` sends SIGTERM to the command alone: the files under way are finished
+    and reported, nothing new starts, and it exits 143 with the count (it used to die at once, leaving the
+    pool's semaphores to the resource tracker's warning)."""
+    import signal
+
+    out = tmp_path / "out"
+    proc = rendering(slow_images, out, "--json", "-j", "1")
+    assert proc.stdout is not None
+    first = _unbuffered_line(proc.stdout)
+    proc.send_signal(signal.SIGTERM)
+    rest, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    reported = json_lines(first + rest)
+    assert 1 <= len(reported) <= 2
+    assert f"24 inputs: {len(reported)} succeeded, 0 failed, {24 - len(reported)} not rendered (terminated)" in stderr
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+    assert not list(out.rglob(".*.part"))
