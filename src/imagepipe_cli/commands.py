@@ -22,6 +22,7 @@ from imagepipe.models import Status
 from imagepipe_cli.batch import Batch, Plan
 from imagepipe_cli.client import DEFAULT_URL, ApiError, AuthError, Connection, ImagepipeApi, Record, Unreachable
 from imagepipe_cli.display import JsonLines, Lines, ProgressBar, stage
+from imagepipe_cli.files import some_of
 from imagepipe_cli.inputs import collect
 
 T = TypeVar("T")
@@ -123,7 +124,7 @@ def submit(
     if found.missing:
         raise fail(f"no such file, folder or match: {', '.join(found.missing)}", 2)
     if found.skipped:
-        names = ", ".join(str(p) for p in found.skipped[:5]) + (" ..." if len(found.skipped) > 5 else "")
+        names = some_of(found.skipped)
         console(stderr=True).print(f"skipped {len(found.skipped)} non-image file(s): {names}", markup=False)
     if not found.inputs:
         raise fail("no images to submit", 2)

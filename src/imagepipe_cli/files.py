@@ -5,7 +5,7 @@ Plain paths only (no dataclasses, no engine): the command reads them before its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from imagepipe.sniff import HEAD_BYTES, UNKNOWN, sniff_content_type
@@ -28,6 +28,11 @@ def input_files(inputs: Iterable[Path], out: Path | None = None) -> tuple[list[P
             seen.add(resolved)
             (files if found is path or _looks_like_an_image(found) else left_out).append(found)
     return files, left_out
+
+
+def some_of(paths: Sequence[Path], shown: int = 5) -> str:
+    """The first ``shown`` paths, then ``...`` when there are more: a note's list of files left out."""
+    return ", ".join(str(path) for path in paths[:shown]) + (" ..." if len(paths) > shown else "")
 
 
 def _looks_like_an_image(path: Path) -> bool:

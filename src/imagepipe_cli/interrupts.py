@@ -40,6 +40,10 @@ class Interrupts:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
+    def why(self) -> str:
+        """What stopped the run, as its count says it: ``terminated`` after SIGTERM, else ``interrupted``."""
+        return "terminated" if self.received == signal.SIGTERM else "interrupted"
+
     @contextmanager
     def held(self) -> Iterator[None]:
         """A Ctrl-C during the block is raised at its end, when the block did not raise anything itself."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, as_completed, wait
 from contextlib import ExitStack
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imagepipe_cli import pool
-from imagepipe_cli.files import input_files, is_input_folder, output_dirs
+from imagepipe_cli.files import input_files, is_input_folder, output_dirs, some_of
 from imagepipe_cli.interrupts import Interrupts
 from imagepipe_cli.offline import FileJob, Setup, exit_now, largest_first, prepare, run
 
@@ -70,8 +69,7 @@ def render(
     if not files:
         raise typer.BadParameter("no images in the folders given", param_hint="INPUTS")
     if left_out:
-        names = ", ".join(str(path) for path in left_out[:5]) + (" ..." if len(left_out) > 5 else "")
-        print(f"left out, not images ({len(left_out)}): {names}", file=sys.stderr)
+        print(f"left out, not images ({len(left_out)}): {some_of(left_out)}", file=sys.stderr)
     _make_folder(out)
     processes = min(jobs or os.cpu_count() or 1, len(files))
     work = [FileJob(path, out_dir, setup) for path, out_dir in zip(files, output_dirs(files, out), strict=True)]
@@ -84,9 +82,7 @@ def render(
                     executor = stack.enter_context(pool.pool(processes, setup.engine))
                 _run_all(executor, largest_first(work), processes, json_lines, interrupts, tally)
         except KeyboardInterrupt:  # before the first file was handed over, or while the pool shut down
-            tally.stopped = tally.stopped or "interrupted"
-    if tally.stopped == "interrupted" and interrupts.received == signal.SIGTERM:
-        tally.stopped = "terminated"
+            tally.stopped = tally.stopped or interrupts.why()
     # on stderr: stdout keeps one line (or JSON object) per input for scripts
     print(tally.summary(out), file=sys.stderr)
     # every line printed, every pool process gone: the interpreter's teardown is all that is left, and with
@@ -115,7 +111,7 @@ class Tally:
         """130 after Ctrl-C, 143 after SIGTERM and 141 once stdout is closed (as a shell reports SIGINT, SIGTERM
         and SIGPIPE); else 1 when any input failed, 0 when every one succeeded."""
         if self.stopped:
-            return {"interrupted": 130, "terminated": 143}.get(self.stopped, 141)
+            return {"interrupted": 130, "terminated": 143, "output closed": 141}[self.stopped]
         return 1 if self.failed else 0
 
 
@@ -213,7 +209,7 @@ def _run_all(
                     break
                 start_next()
     except KeyboardInterrupt:
-        tally.stopped = tally.stopped or "interrupted"
+        tally.stopped = tally.stopped or interrupts.why()
         for future in as_completed(list(running)):
             report(future)
     finally:
