@@ -61,6 +61,14 @@ async def test_x_api_key_header_works_like_bearer(api_client: ApiClient, make_ke
     assert response.status_code == 200, response.text
 
 
+async def test_a_key_in_x_api_key_wins_over_authorization(api_client: ApiClient, make_key: MakeKey) -> None:
+    # behind the JWT authorizer Authorization carries the token, not a key: the key in X-API-Key is the one checked
+    key = make_key("acme", [Scope.IMAGES_READ]).key
+    headers = {"Authorization": "Bearer not-an-imagepipe-key", "X-API-Key": key}
+    response = await api_client(None).get("/images", headers=headers)
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("scopes", "method", "path"),
     [

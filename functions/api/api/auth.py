@@ -87,7 +87,7 @@ async def _principal(
 
 
 async def _identify(services: Services, bearer: HTTPAuthorizationCredentials | None, header: str | None) -> ApiKey:
-    presented = bearer.credentials if bearer else header
+    presented = header or (bearer.credentials if bearer else None)  # X-API-Key wins, as behind the authorizer
     if not presented:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     key = await run_in_threadpool(services.keys.verify, presented, local_mode=services.settings.local_mode)
