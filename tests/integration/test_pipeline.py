@@ -192,6 +192,30 @@ async def test_queue_shows_the_engine_each_worker_renders_with(
     assert ctx["worker_id"] not in (await api.get("/queue")).json()["engines"]  # gone with the worker
 
 
+async def test_queue_does_not_count_a_finished_sweep_as_running(
+    api: httpx.AsyncClient, stack_env: dict[str, str]
+) -> None:
+    """arq keeps a cron job's in-progress key after the job ends (so that no other worker runs it again that
+    minute); only a job still in the queue is running."""
+    from arq.constants import in_progress_key_prefix
+
+    settings = get_settings()
+    pool = await jobs.connect(settings)
+    running, waiting = jobs.job_id("a" * 32, "v1"), jobs.job_id("b" * 32, "v1")
+    keys = [f"{in_progress_key_prefix}{running}", f"{in_progress_key_prefix}sweep:1765000000000"]
+    try:
+        before = (await api.get("/queue")).json()
+        await pool.zadd(settings.queue_name, {running: 1, waiting: 2})
+        for key in keys:
+            await pool.set(key, b"1", px=60_000)
+        stats = (await api.get("/queue")).json()
+        assert (stats["depth"], stats["in_progress"]) == (before["depth"] + 1, before["in_progress"] + 1)
+    finally:
+        await pool.zrem(settings.queue_name, running, waiting)
+        await pool.delete(*keys)
+        await pool.aclose()
+
+
 async def test_a_job_from_a_newer_producer_with_a_keyword_this_worker_does_not_know_is_processed(
     api: httpx.AsyncClient, run_worker: RunWorker, records: ImageRecords
 ) -> None:

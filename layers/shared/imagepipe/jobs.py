@@ -132,12 +132,19 @@ def _result_key(jid: str) -> str:
 
 
 async def queue_depth(pool: ArqRedis, queue_name: str) -> tuple[int, int]:
-    """(jobs in the queue, jobs running now)."""
+    """(jobs in the queue, jobs running now). arq keeps a running job in the queue until it ends; it also keeps
+    a finished cron job's (the sweep's) in-progress key for a while, so that no other worker runs it again that
+    minute: only an in-progress key whose job is still queued counts as running."""
     # arq has no public count of running jobs (only Job(id).status() one id at a time)
     from arq.constants import in_progress_key_prefix
 
     depth = await pool.zcard(queue_name)
-    running = 0
-    async for _ in pool.scan_iter(match=f"{in_progress_key_prefix}*", count=1000):
-        running += 1
-    return int(depth), running
+    held = [key async for key in pool.scan_iter(match=f"{in_progress_key_prefix}*", count=1000)]
+    if not held:
+        return int(depth), 0
+    async with pool.pipeline(transaction=False) as pipe:  # one round trip: at most max_jobs per worker
+        for key in held:
+            name = key.decode() if isinstance(key, bytes) else key
+            pipe.zscore(queue_name, name.removeprefix(in_progress_key_prefix))
+        scores = await pipe.execute()
+    return int(depth), sum(score is not None for score in scores)
