@@ -228,8 +228,8 @@ def poll(fetch: Callable[[], dict[str, Any] | None], timeout: float = PROCESS_TI
     pytest.fail(f"not done within {timeout}s: {record}")
 
 
-def put_into_upload_bucket(stack: RunningStack, key: str, path: Path) -> None:
-    """What `aws s3 cp` against the printed S3 endpoint does."""
+def put_into_upload_bucket(stack: RunningStack, key: str, path: Path) -> str:
+    """What `aws s3 cp` against the printed S3 endpoint does; the version it wrote."""
     s3 = boto3.client(
         "s3",
         endpoint_url=stack.shown["S3 endpoint"],
@@ -237,7 +237,7 @@ def put_into_upload_bucket(stack: RunningStack, key: str, path: Path) -> None:
         aws_secret_access_key="testing",
         region_name="us-east-1",
     )
-    s3.put_object(Bucket=stack.shown["upload bucket"], Key=key, Body=path.read_bytes())
+    return s3.put_object(Bucket=stack.shown["upload bucket"], Key=key, Body=path.read_bytes())["VersionId"]
 
 
 def listed(http: httpx.Client, key: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import importlib
 import logging
 import signal
@@ -22,8 +23,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from moto_events import completed
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import (
         DeleteMessageBatchRequestEntryTypeDef,
@@ -82,15 +85,19 @@ def _lambda_attribute(value: MessageAttributeValueOutputTypeDef) -> dict[str, An
     }
 
 
-def lambda_record(message: MessageTypeDef, queue_arn: str, region: str) -> Event:
-    """One SQS message in the shape Lambda puts it into ``event["Records"]``."""
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()  # SQS's checksum of a body, not a secret
+
+
+def lambda_record(message: MessageTypeDef, queue_arn: str, region: str, body: str | None = None) -> Event:
+    """One SQS message in the shape Lambda puts it into ``event["Records"]`` (with ``body`` for its own)."""
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
+        "body": message["Body"] if body is None else body,
         "attributes": dict(message.get("Attributes", {})),
         "messageAttributes": {k: _lambda_attribute(v) for k, v in message.get("MessageAttributes", {}).items()},
-        "md5OfBody": message["MD5OfBody"],
+        "md5OfBody": message["MD5OfBody"] if body is None else _md5(body),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": region,
@@ -118,8 +125,9 @@ def failed_message_ids(result: object, batch_ids: Sequence[str]) -> set[str]:
 class Bridge:
     """One poller, as one event source mapping with concurrency 1."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, handler: Handler) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, handler: Handler, s3: S3Client | None = None) -> None:
         self.sqs = sqs
+        self.s3 = s3  # given: moto's S3 events are completed as S3 sends them (moto_events)
         self.queue_url = queue_url
         self.handler = handler
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
@@ -153,7 +161,7 @@ class Bridge:
     def deliver(self, messages: list[MessageTypeDef]) -> None:
         """Invoke the handler with one batch; delete the messages it did not report failed."""
         ids = [m["MessageId"] for m in messages]
-        event = {"Records": [lambda_record(m, self.queue_arn, self.region) for m in messages]}
+        event = {"Records": [lambda_record(m, self.queue_arn, self.region, self._body(m)) for m in messages]}
         try:
             result = self.handler(event, LocalContext())
         except Exception:  # Lambda: an invocation error fails the batch; it comes back after the timeout
@@ -164,6 +172,9 @@ class Bridge:
         if done:
             self._delete(done)
         log.info("batch of %d: %d done, %d left for redelivery", len(messages), len(done), len(failed))
+
+    def _body(self, message: MessageTypeDef) -> str:
+        return completed(message["Body"], self.s3) if self.s3 is not None else message["Body"]
 
     def _delete(self, messages: list[MessageTypeDef]) -> None:
         entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
@@ -180,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)  # "found credentials" on every start is noise
-    bridge = Bridge(boto3.client("sqs"), args.queue_url, load_handler())
+    bridge = Bridge(boto3.client("sqs"), args.queue_url, load_handler(), boto3.client("s3"))
     signal.signal(signal.SIGTERM, bridge.on_signal)
     signal.signal(signal.SIGINT, bridge.on_signal)
     bridge.run()

@@ -3,6 +3,8 @@ them cheaper."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 
 import boto3
@@ -37,3 +39,32 @@ def test_update_expressions_still_apply_to_new_and_existing_items(stack_env: dic
         )
     item = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
     assert item == {"id": {"S": "one"}, "count": {"N": "2"}, "tags": {"L": [{"S": "t"}, {"S": "t"}]}}
+
+
+def test_the_bridge_completes_moto_s3_events_as_s3_sends_them(stack_env: dict[str, str]) -> None:
+    """moto's notifications name no version; S3's name the version each is about and order one key's events.
+    Writes A, B, A to one key: each event gets a version holding its bytes, later writes the greater sequencer."""
+    from moto_events import completed
+
+    import processes
+
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    bucket, key = f"events-{uuid.uuid4().hex[:8]}", "uploads/local/a b+c%.jpg"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    queue_url = processes.route_upload_events(
+        stack_env["AWS_ENDPOINT_URL"], upload_bucket=bucket, queue_name=f"{bucket}-events"
+    )
+    written = [s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"] for body in (b"A", b"B", b"A")]
+    bodies: list[str] = []
+    while len(bodies) < 3:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        bodies += [m["Body"] for m in messages.get("Messages", []) if "Records" in json.loads(m["Body"])]
+    objects = [json.loads(completed(body, s3))["Records"][0]["s3"]["object"] for body in bodies]
+    by_etag = {obj["eTag"].strip('"'): obj for obj in objects}
+    a, b = (by_etag[hashlib.md5(body, usedforsecurity=False).hexdigest()] for body in (b"A", b"B"))
+    assert b["versionId"] == written[1]
+    assert a["versionId"] == written[2]  # the newest version with those bytes
+    assert int(b["sequencer"], 16) < int(a["sequencer"], 16)
+    for body in ("not json", json.dumps({"Event": "s3:TestEvent"})):
+        assert completed(body, s3) == body
