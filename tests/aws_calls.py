@@ -103,6 +103,9 @@ def needed(
         elif operation in ("ListObjectsV2", "ListObjects"):
             prefix = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
             yield "s3:ListBucket", bucket, prefix
+        elif operation == "ListObjectVersions":
+            prefix = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+            yield "s3:ListBucketVersions", bucket, prefix
         elif operation == "HeadBucket":
             yield "s3:ListBucket", bucket, {}
         else:

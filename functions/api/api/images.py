@@ -16,7 +16,7 @@ from api.observability import count, logger
 from api.services import Services, ServicesDep
 from imagepipe.announce import Outcome, announce
 from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
-from imagepipe.keys import is_image_id, new_image_id, upload_key
+from imagepipe.keys import image_folder, is_image_id, new_image_id, output_folder, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
 from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
@@ -219,13 +219,17 @@ async def reprocess_image(
 
 @router.delete("/{image_id}", status_code=204, response_class=Response, responses=_ERRORS)
 async def delete_image(services: ServicesDep, principal: WritePrincipal, image_id: str) -> Response:
-    """Delete the image: its variants, its original (that version, for good) and its record."""
+    """Delete the image: its variants (those of earlier recipes too), its originals (every version, for good:
+    none is left to become current again and be taken for a new upload) and its record."""
     record = await _record(services, principal, image_id)
-    settings = services.settings
-    for variant in record.variants:
-        await run_in_threadpool(services.store.delete, settings.output_bucket, variant.key)
-    source = record.source
-    await run_in_threadpool(services.store.delete, source.bucket, source.key, source.version)
+    settings, store, source = services.settings, services.store, record.source
+    folder = image_folder(source.key, settings.upload_prefix)
+    await run_in_threadpool(store.purge, source.bucket, folder or source.key, exact=folder is None)
+    outputs = output_folder(record.tenant, image_id, settings.output_prefix)
+    await run_in_threadpool(store.delete_under, settings.output_bucket, outputs)
+    for variant in record.variants:  # stored elsewhere before tenants
+        if not variant.key.startswith(outputs):
+            await run_in_threadpool(store.delete, settings.output_bucket, variant.key)
     await run_in_threadpool(services.records.delete, image_id)
     logger.info("image deleted", extra={"image_id": image_id})
     return Response(status_code=204)

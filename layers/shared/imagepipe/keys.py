@@ -52,8 +52,13 @@ def upload_key(tenant: str, image_id: str, filename: str | None, prefix: str = "
     return f"{prefix}{tenant}/{image_id}/{safe_name(filename)}"
 
 
+def output_folder(tenant: str, image_id: str, prefix: str = "images/") -> str:
+    """Where an image's variants are stored: every object under it is one of them."""
+    return f"{prefix}{tenant}/{image_id}/"
+
+
 def output_key(tenant: str, image_id: str, variant: str, extension: str, prefix: str = "images/") -> str:
-    return f"{prefix}{tenant}/{image_id}/{variant}.{extension}"
+    return f"{output_folder(tenant, image_id, prefix)}{variant}.{extension}"
 
 
 def _id_segments(key: str, prefix: str) -> tuple[str | None, str] | None:
@@ -67,6 +72,16 @@ def _id_segments(key: str, prefix: str) -> tuple[str | None, str] | None:
     if len(parts) == 2 and is_image_id(parts[0]) and parts[1]:
         return None, parts[0]
     return None
+
+
+def image_folder(key: str, prefix: str = "uploads/") -> str | None:
+    """The folder of a key the API wrote, every object in which is one image's (``uploads/{tenant}/{id}/``, or
+    ``uploads/{id}/`` from before tenants); None for any other key, whose image is that key alone."""
+    found = _id_segments(key, prefix)
+    if found is None:
+        return None
+    tenant, image_id = found
+    return f"{prefix}{tenant}/{image_id}/" if tenant is not None else f"{prefix}{image_id}/"
 
 
 def image_id_for_object(bucket: str, key: str, prefix: str = "uploads/") -> str:

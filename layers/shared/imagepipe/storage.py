@@ -117,6 +117,33 @@ class ImageStore:
             if not isinstance(error, SourceMissing):
                 raise error from exc
 
+    def purge(self, bucket: str, prefix: str, *, exact: bool = False) -> int:
+        """Delete for good every version, and every delete marker, of the objects under ``prefix`` (of the key
+        ``prefix`` alone when ``exact``): nothing of them is left to become current again. How many it deleted."""
+        found: list[tuple[str, str]] = []
+        try:
+            for page in self._client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if not exact or entry["Key"] == prefix:
+                        found.append((entry["Key"], entry["VersionId"]))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, prefix) from exc
+        for key, version in found:
+            self.delete(bucket, key, version)  # "null" too: the version written before versioning was on
+        return len(found)
+
+    def delete_under(self, bucket: str, prefix: str) -> int:
+        """Delete every object under ``prefix`` (an unversioned bucket's: the output bucket). How many."""
+        keys: list[str] = []
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys.extend(o["Key"] for o in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc, bucket, prefix) from exc
+        for key in keys:
+            self.delete(bucket, key)
+        return len(keys)
+
     def reachable(self, bucket: str) -> bool:
         try:
             self._client.head_bucket(Bucket=bucket)
