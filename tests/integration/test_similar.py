@@ -80,3 +80,25 @@ async def test_another_tenants_copy_is_never_listed(
     assert await similar(theirs, their_copy) == []  # acme has no other copy
     # another tenant's image cannot even be asked about: it is not there for them
     assert (await theirs.get("/images", params={"similar_to": ours})).status_code == 404
+
+
+async def test_similar_to_pages_through_every_match(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    original = await upload(api, encoded(43, (1600, 1200), "PNG"))
+    copies = [await upload(api, encoded(43, (400 + 40 * i, 300 + 30 * i), "JPEG", quality=60 + i)) for i in range(5)]
+    await run_worker()
+    everything = await similar(api, original, limit=100)
+    assert {image_id for image_id, _ in everything} >= set(copies)
+    paged: list[tuple[str, int]] = []
+    params: dict[str, Any] = {"similar_to": original, "limit": 2}
+    for _ in range(len(everything)):
+        page = (await api.get("/images", params=params)).json()
+        paged += [(item["image_id"], item["distance"]) for item in page["items"]]
+        if page["next"] is None:
+            break
+        params["next"] = page["next"]
+    assert paged == everything  # no match lost between pages, none twice, nearest first throughout
+    assert (await api.get("/images", params={"similar_to": original, "status": "failed"})).json()["items"] == []
+    listing_cursor = (await api.get("/images", params={"limit": 1})).json()["next"]
+    assert listing_cursor is not None
+    refused = await api.get("/images", params={"similar_to": original, "next": listing_cursor})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_request"), refused.text

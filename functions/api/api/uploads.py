@@ -98,7 +98,9 @@ async def create_upload(services: ServicesDep, principal: WritePrincipal, reques
     )
 
 
-async def _similar(services: ServicesDep, tenant: str, image_id: str, max_distance: int, limit: int) -> ImagePage:
+async def _similar(
+    services: ServicesDep, tenant: str, image_id: str, max_distance: int, limit: int, cursor: str | None
+) -> ImagePage:
     record = await run_in_threadpool(services.records.owned, image_id, tenant) if is_image_id(image_id) else None
     if record is None:
         raise NotFound(f"no image {image_id!r}")  # another tenant's image is not there for this caller
@@ -106,9 +108,25 @@ async def _similar(services: ServicesDep, tenant: str, image_id: str, max_distan
     if phash is None:
         error: ImagePipeError = NotReady(f"image {image_id} has no perceptual hash (is it processed?)")
         raise error
-    found = await run_in_threadpool(services.records.similar, tenant, phash, max_distance, limit + 1)
-    items = [view(services, r).model_copy(update={"distance": d}) for r, d in found if r.image_id != image_id]
-    return ImagePage(items=items[:limit], next=None)
+    skip = _similar_skip(cursor)
+    # the nearest skip + limit, one more to know whether a page follows, and one for the image itself
+    wanted = skip + limit + 2
+    found = await run_in_threadpool(services.records.similar, tenant, phash, max_distance, wanted)
+    others = [(r, d) for r, d in found if r.image_id != image_id]
+    items = [view(services, r).model_copy(update={"distance": d}) for r, d in others[skip : skip + limit]]
+    more = len(others) > skip + limit
+    return ImagePage(items=items, next=_cursor({"similar": {"skip": skip + limit}}) if more else None)
+
+
+def _similar_skip(cursor: str | None) -> int:
+    """How many of the nearest a ``?similar_to=`` cursor has already given."""
+    after = _after(cursor)
+    if after is None:
+        return 0
+    skip = after.get("similar", {}).get("skip")
+    if list(after) != ["similar"] or not isinstance(skip, int) or isinstance(skip, bool) or not 0 <= skip <= 10_000:
+        raise InvalidRequest("next: not a cursor this API gave out for similar_to")
+    return skip
 
 
 def _cursor(after: dict[str, Any] | None) -> str | None:
@@ -144,7 +162,9 @@ async def list_images(
     an object, ``?similar_to=`` lists near-duplicates of one of them (nearest first, through the band index)."""
     settings = services.settings
     if similar_to is not None:
-        return await _similar(services, principal.tenant, similar_to, max_distance, limit)
+        if status not in (None, Status.SUCCEEDED):  # only a processed image has a hash to be near
+            return ImagePage(items=[], next=None)
+        return await _similar(services, principal.tenant, similar_to, max_distance, limit, next)
     if source_key is not None:
         # an object's image id derives from its key: one lookup, no scan
         image_id = image_id_for_object(settings.upload_bucket, source_key, settings.upload_prefix)
