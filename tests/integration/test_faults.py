@@ -94,6 +94,30 @@ async def test_lasting_outage_gives_up_as_a_dead_letter_and_replays(
     assert (await api.get("/queue")).json()["dead_letters"] == before
 
 
+async def test_replay_refuses_a_redis_no_worker_listens_on(
+    api: httpx.AsyncClient, run_worker: RunWorker, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make replay` pointed at the wrong Redis (another database here; the default URL, say) would queue jobs
+    nobody runs and leave the records queued: it says so and changes nothing."""
+    from imagepipe.replay import _main
+
+    image_id = await upload(api)
+    with Outage(aws.s3_client(), "before-send.s3.GetObject", remaining=-1):
+        await run_worker()
+    assert (await api.get(f"/images/{image_id}")).json()["status"] == "failed"
+    monkeypatch.setenv("IMAGEPIPE_REDIS_URL", get_settings().redis_url.rsplit("/", 1)[0] + "/15")
+    get_settings.cache_clear()
+    try:
+        assert await _main(["--image-id", image_id]) == 2
+        assert "no worker is alive on redis://" in capsys.readouterr().err
+        assert (await api.get(f"/images/{image_id}")).json()["status"] == "failed"
+        assert await _main(["--dry-run"]) == 0  # listing needs no worker
+        assert f"would replay {image_id} (transient)" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 async def test_a_dead_imaging_process_is_replaced_and_the_job_retried(
     api: httpx.AsyncClient, run_worker: RunWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
+from imagepipe import liveness
 from imagepipe.announce import Outcome, announce
 from imagepipe.models import ImageRecord, Status
 from imagepipe.services import Services
@@ -55,12 +57,22 @@ async def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--image-id", nargs="+", default=[], help="replay these images")
     parser.add_argument("--code", help="replay failures with this error code (e.g. transient, worker_crashed)")
     parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be replayed (alone: every one)")
+    parser.add_argument("--force", action="store_true", help="queue even when no worker is alive on that Redis")
     args = parser.parse_args(argv)
-    if not args.image_id and not args.code:
-        parser.error("choose dead letters with --image-id or --code")
-    services = Services.build(get_settings())
+    if not args.image_id and not args.code and not args.dry_run:
+        parser.error("choose dead letters with --image-id or --code (or list them with --dry-run)")
+    settings = get_settings()
+    services = Services.build(settings)
     try:
+        if not args.dry_run and not args.force and not await _workers_alive(services):
+            print(
+                f"error: no worker is alive on {_shown(settings.redis_url)}: the jobs would wait there and the records "
+                "stay queued. Point IMAGEPIPE_REDIS_URL at the workers' Redis (`make run` prints it; AWS_ENDPOINT_URL "
+                "too, locally), or pass --force.",
+                file=sys.stderr,
+            )
+            return 2
         done = await replay(
             services,
             image_ids=args.image_id,
@@ -76,6 +88,16 @@ async def _main(argv: Sequence[str]) -> int:
         print(f"{verb} {record.image_id} ({error}) s3://{record.source.bucket}/{record.source.key}")
     print(f"{verb} {len(done)} image(s)")
     return 0
+
+
+def _shown(url: str) -> str:
+    """A Redis URL without its password."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+async def _workers_alive(services: Services) -> bool:
+    return bool(await liveness.alive(await services.queue(), services.settings.heartbeat_ttl_seconds))
 
 
 if __name__ == "__main__":
