@@ -69,10 +69,19 @@ async def test_variant_redirects_to_a_downloadable_url(api: httpx.AsyncClient, r
     assert missing.json()["error"]["code"] == "not_found"
 
 
-async def test_non_image_fails_cleanly_and_the_worker_keeps_serving(
+async def test_a_non_image_is_refused_at_upload_and_nothing_is_stored(api: httpx.AsyncClient, s3: Any) -> None:
+    before = s3.list_objects_v2(Bucket=get_settings().upload_bucket).get("KeyCount", 0)
+    resp = await upload(api, "images", "not_an_image", "test-ole-file.doc", content_type="image/jpeg")
+    assert resp.status_code == 415, resp.text
+    assert resp.json()["error"]["code"] == "unsupported_media_type"
+    assert "JPEG, PNG" in resp.json()["error"]["message"]
+    assert s3.list_objects_v2(Bucket=get_settings().upload_bucket).get("KeyCount", 0) == before
+
+
+async def test_a_broken_image_fails_cleanly_and_the_worker_keeps_serving(
     api: httpx.AsyncClient, run_worker: RunWorker
 ) -> None:
-    bad = (await upload(api, "images", "not_an_image", "test-ole-file.doc")).json()["image_id"]
+    bad = (await upload(api, "images", "corrupt", "truncated_jpeg.jpg")).json()["image_id"]
     good = (await upload(api, "images", "baseline", "hopper.png")).json()["image_id"]
     await run_worker()
 

@@ -72,7 +72,7 @@ async def test_an_ended_image_is_posted_signed_to_the_endpoint(
     listed = await webhooks(api)
     assert "secret" not in listed[created["webhook_id"]]
     good = await upload(api, "images", "baseline", "hopper.jpg")
-    bad = await upload(api, "images", "not_an_image", "test-ole-file.doc")
+    bad = await upload(api, "images", "corrupt", "truncated_jpeg.jpg")
 
     await run_worker()
     await unregister(api, created["webhook_id"])

@@ -15,13 +15,21 @@ from api.errors import documented
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from imagepipe.announce import Outcome, announce
-from imagepipe.errors import Busy, ImagePipeError, ImageTooLarge, InvalidImage, NotFound, NotReady
+from imagepipe.errors import (
+    Busy,
+    ImagePipeError,
+    ImageTooLarge,
+    InvalidImage,
+    NotFound,
+    NotReady,
+    UnsupportedMediaType,
+)
 from imagepipe.keys import image_folder, is_image_id, new_image_id, output_folder, upload_key
 from imagepipe.models import ImageRecord, SourceObject, Status, VariantOutput
 from imagepipe.progress import Progress, read_progress
 from imagepipe.recipes import parse_recipe
 from imagepipe.records import PENDING_VERSION
-from imagepipe.sniff import HEAD_BYTES, sniff_content_type
+from imagepipe.sniff import FORMATS, HEAD_BYTES, UNKNOWN, sniff_content_type
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -71,7 +79,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("", status_code=202, response_model=ImageAccepted, responses=_ERRORS)
+@router.post("", status_code=202, response_model=ImageAccepted, responses=documented(400, 404, 409, 413, 415, 422, 503))
 async def upload_image(
     services: ServicesDep,
     request: Request,
@@ -89,6 +97,8 @@ async def upload_image(
     image_id = new_image_id()
     key = upload_key(principal.tenant, image_id, file.filename, settings.upload_prefix)
     content_type = sniff_content_type(data[:HEAD_BYTES])
+    if content_type == UNKNOWN:  # refused here, not stored to fail in the worker
+        raise UnsupportedMediaType(f"not an image: its bytes are none of the formats imagepipe takes ({FORMATS})")
     # The record, with the caller's recipe, exists before the object does: the upload's S3 event may reach
     # the trigger before this request announces the version, and must then queue it with this recipe, not
     # create a record of its own with the default one. Whichever comes second finds the version registered.

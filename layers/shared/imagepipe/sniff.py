@@ -5,6 +5,8 @@ from __future__ import annotations
 
 UNKNOWN = "application/octet-stream"
 HEIC = "image/heic"
+FORMATS = "JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF, BMP"
+"""what :func:`sniff_content_type` recognises, as a refusal names them"""
 HEAD_BYTES = 32
 """how many leading bytes :func:`sniff_content_type` looks at"""
 
