@@ -43,3 +43,9 @@ async def test_the_page_comes_from_the_lambda_with_its_policy(
     assert f"img-src 'self' {moto};" in policy and f"connect-src 'self' {moto};" in policy
     scripts = re.findall(r"<script>", response["body"])
     assert len(scripts) == 1 and len(re.findall(r"'sha256-", policy)) == 2  # the script and the style
+
+
+async def test_the_favicon_is_answered_without_a_key_or_an_error(api_handler: Any, runtime: LambdaRuntime) -> None:
+    response = await runtime.invoke(api_handler, http_event("GET", "/favicon.ico", key=None))
+
+    assert response["statusCode"] == 204, response  # not a 404 in every browser console

@@ -1,9 +1,9 @@
 """GET /: the upload page, one self-contained HTML file (functions/api/page/index.html), no build step.
 
 Its script and style are inline and allowed by their hashes in a strict Content-Security-Policy, so the page
-is one response (the only route besides a bare /healthz that needs no key). Images come from the output
-bucket's presigned URLs and big files go to the upload bucket's presigned POST: those two origins, as this
-process's S3 client writes them, are the only others the policy names.
+is one response (with an empty /favicon.ico, the only routes besides a bare /healthz that need no key).
+Images come from the output bucket's presigned URLs and big files go to the upload bucket's presigned POST:
+those two origins, as this process's S3 client writes them, are the only others the policy names.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from imagepipe.aws import s3_client
 from imagepipe.direct_upload import DIRECT_UPLOAD_LIMIT
 from imagepipe.settings import get_settings
-from imagepipe.sniff import SIGNATURES
+from imagepipe.sniff import HEAD_BYTES, ISO_BRANDS, SIGNATURES
 
 router = APIRouter(tags=["page"])
 
@@ -46,10 +46,15 @@ def bucket_origins() -> tuple[str, str]:
 
 
 def _config() -> str:
-    """What the page needs from the server: the image signatures it recognises and the direct-upload limit."""
+    """What the page needs from the server: how it recognises images (as the API sniffs them) and the
+    direct-upload limit."""
     config = {
         "directUploadLimit": DIRECT_UPLOAD_LIMIT,
+        "headBytes": HEAD_BYTES,
         "signatures": [{"hex": sig.hex(), "offset": offset, "type": kind} for sig, offset, kind in SIGNATURES],
+        "isoBrands": [
+            {"type": kind, "brands": sorted(b.decode("ascii") for b in brands)} for kind, brands in ISO_BRANDS
+        ],
     }
     return json.dumps(config).replace("<", "\\u003c")
 
@@ -90,3 +95,10 @@ def upload_page() -> HTMLResponse:
         "Cache-Control": "no-cache",
     }
     return HTMLResponse(html, headers=headers)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon, said without an error: every browser asks for one, and a 404 shows in its console (a data:
+    URL icon would need ``data:`` in the page's img-src)."""
+    return Response(status_code=204)

@@ -27,6 +27,11 @@ SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"miaf"})  # the container's own: decided by the other brands
+ISO_BRANDS: tuple[tuple[str, frozenset[bytes]], ...] = (
+    ("image/avif", _AVIF_BRANDS),
+    (HEIC, _HEIC_BRANDS | _HEIF_BRANDS),
+)
+"""the first type with any of its brands in the ftyp box wins (the upload page reads the same table)"""
 
 
 def _iso_media_type(head: bytes) -> str | None:
@@ -34,11 +39,7 @@ def _iso_media_type(head: bytes) -> str | None:
         return None
     end = min(len(head), int.from_bytes(head[:4], "big"))
     brands = [head[8:12]] + [head[at : at + 4] for at in range(16, end - 3, 4)]
-    if any(brand in _AVIF_BRANDS for brand in brands):
-        return "image/avif"
-    if any(brand in _HEIC_BRANDS or brand in _HEIF_BRANDS for brand in brands):
-        return HEIC
-    return None
+    return next((kind for kind, known in ISO_BRANDS if any(brand in known for brand in brands)), None)
 
 
 def sniff_content_type(head: bytes) -> str:
