@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from imagepipe.aws import error_code
-from imagepipe.keys import TENANT_PATTERN
+from imagepipe.keys import TENANT_PATTERN, is_key_id
 from imagepipe.records import now, translated_errors
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ __all__ = ["KEY_PREFIX", "ApiKey", "ApiKeys", "IssuedKey", "Scope", "Tenant", "p
 
 KEY_PREFIX = "ip_"
 _KEY = re.compile(r"^ip_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
-_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 
 Tenant = Annotated[str, Field(pattern=TENANT_PATTERN, description="lower-case letters, digits, '-'")]
 # A marker item per tenant, written with its keys: "does this tenant have keys?" is one GetItem, not a Scan.
@@ -146,7 +145,7 @@ class ApiKeys:
 
     def revoke(self, key_id: str) -> ApiKey | None:
         """Revoke a key (the first revocation's time stays); None when there is no such key."""
-        if not _KEY_ID.match(key_id):
+        if not is_key_id(key_id):
             return None
         try:
             with translated_errors():

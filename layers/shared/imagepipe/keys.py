@@ -1,4 +1,4 @@
-"""The S3 key scheme and image ids."""
+"""The S3 key scheme, image ids and API key ids."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 """A tenant's name: lower-case letters, digits and '-'; it is a path segment of every S3 key of the tenant."""
 _TENANT = re.compile(TENANT_PATTERN)
@@ -24,6 +25,11 @@ def new_image_id() -> str:
 
 def is_image_id(value: str) -> bool:
     return bool(_IMAGE_ID.match(value))
+
+
+def is_key_id(value: str) -> bool:
+    """An API key's id: the 16 hex digits between ``ip_`` and its secret."""
+    return bool(_KEY_ID.match(value))
 
 
 def is_tenant(value: str) -> bool:

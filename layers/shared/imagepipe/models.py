@@ -12,7 +12,8 @@ MAX_FILTERS = 8
 MAX_DIMENSION = 8192
 
 Dimension = Annotated[int, Field(ge=1, le=MAX_DIMENSION)]
-VariantName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+VariantName = Annotated[str, Field(pattern=VARIANT_NAME_PATTERN)]
 
 
 class Status(StrEnum):
