@@ -1,5 +1,9 @@
 """``submit``'s work: upload each input (direct or presigned), wait for it, download its variants.
-One :class:`Row` per input; what the user sees while it runs is the :class:`Reporter`'s business."""
+One :class:`Row` per input submitted; what the user sees while it runs is the :class:`Reporter`'s business.
+
+After Ctrl-C or SIGTERM (recorded by :class:`~imagepipe_cli.interrupts.Interrupts`, which raises nothing while
+the batch runs), or once stdout is closed, no upload starts: those under way finish, so no image is accepted
+without its id being reported, and waiting stops, each accepted image reported with the status last seen."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from typing import Any, Protocol
 from imagepipe.direct_upload import DIRECT_UPLOAD_LIMIT
 from imagepipe_cli.client import ApiError, AuthError, ImagepipeApi, Record
 from imagepipe_cli.inputs import Input
+from imagepipe_cli.interrupts import Interrupts
+from imagepipe_cli.tally import Tally
 
 POLL_SECONDS = 0.5
 FINISHED = ("succeeded", "failed")
@@ -94,31 +100,45 @@ def _variants(record: Record) -> list[dict[str, Any]]:
 class Batch:
     """Runs one ``submit``: at most ``plan.concurrency`` requests at a time."""
 
-    def __init__(self, api: ImagepipeApi, plan: Plan, reporter: Reporter) -> None:
+    def __init__(self, api: ImagepipeApi, plan: Plan, reporter: Reporter, tally: Tally, interrupts: Interrupts) -> None:
         self.api = api
         self.plan = plan
         self.reporter = reporter
+        self.tally = tally
+        self.interrupts = interrupts
         self._slots = asyncio.Semaphore(plan.concurrency)
 
     async def run(self, inputs: Sequence[Input]) -> list[Row]:
-        """Every input's row, in input order. :class:`AuthError` ends the whole batch."""
+        """The rows of the inputs submitted, in input order, each counted into the tally as it is reported.
+        :class:`AuthError` ends the whole batch."""
         where = destinations(inputs, self.plan.out) if self.plan.out else {}
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self._one(item, where.get(item.path))) for item in inputs]
-        return [task.result() for task in tasks]
+        return [row for task in tasks if (row := task.result()) is not None]
 
-    async def _one(self, item: Input, out: Path | None) -> Row:
+    def _stopping(self) -> bool:
+        return self.tally.stopped is not None or self.interrupts.received is not None
+
+    async def _one(self, item: Input, out: Path | None) -> Row | None:
         row = await self._upload(item)
+        if row is None:
+            return None
         self.reporter.uploaded()
         if row.image_id is not None and not row.failed and self.plan.wait:
             row = await self._finish(item, row.image_id, out)
-        self.reporter.done(row)
+        self.tally.count(row.status)
+        self.tally.show(lambda: self.reporter.done(row))
         return row
 
-    async def _upload(self, item: Input) -> Row:
+    async def _upload(self, item: Input) -> Row | None:
+        """The input's row once the API took it or refused it; None when the batch stopped before its turn."""
+        if self._stopping():
+            return None
         if not item.is_image:
             return _refused(item, "unsupported_media_type", "not an image: its bytes are none of the known formats")
         async with self._slots:
+            if self._stopping():
+                return None
             try:
                 data = await asyncio.to_thread(item.path.read_bytes)
             except OSError as exc:
@@ -140,6 +160,8 @@ class Batch:
         record = await self._finished(item, image_id)
         row = Row(input=str(item.path), image_id=image_id, status=record["status"], variants=_variants(record))
         if record["status"] not in FINISHED:
+            if self._stopping():
+                return row  # as far as it got: the user has its id
             return _refused(item, "wait_timeout", f"still {record['status']} after {self.plan.timeout:.0f}s", image_id)
         if record["status"] == "failed":
             row.error = record.get("error") or {"code": "failed", "message": "the image failed"}
@@ -156,7 +178,7 @@ class Batch:
         while True:
             async with self._slots:
                 record = await self.api.image(image_id)
-            if record["status"] in FINISHED or time.monotonic() > deadline:
+            if record["status"] in FINISHED or time.monotonic() > deadline or self._stopping():
                 return record
             self.reporter.working(item, record)
             await asyncio.sleep(POLL_SECONDS)

@@ -7,15 +7,20 @@ Exit codes: 0 when everything asked for succeeded, 1 when anything failed, 2 on 
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from imagepipe.models import Status
@@ -24,10 +29,25 @@ from imagepipe_cli.client import DEFAULT_URL, ApiError, AuthError, Connection, I
 from imagepipe_cli.display import JsonLines, Lines, ProgressBar, stage
 from imagepipe_cli.files import some_of
 from imagepipe_cli.inputs import collect
+from imagepipe_cli.interrupts import Interrupts
+from imagepipe_cli.tally import OUTPUT_CLOSED, STOPPED_EXIT_CODES, Tally, stdout_closed
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
-UrlOption = Annotated[str, typer.Option("--url", envvar="IMAGEPIPE_URL", help="The API's base URL.")]
+
+def _api_url(value: str) -> str:
+    """``--url``: an http(s) URL with a host, or a usage error."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise typer.BadParameter(f"{value!r} is not a URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="IMAGEPIPE_URL", help="The API's base URL.", callback=_api_url)]
 KeyOption = Annotated[
     str | None,
     typer.Option("--api-key", envvar="IMAGEPIPE_API_KEY", help="Sent as `Authorization: Bearer`.", show_default=False),
@@ -38,15 +58,46 @@ RecipeOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON, one object per line.")]
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout ends the command as a ``print`` finding it closed does (:func:`stops_quietly`), not
+        with rich's exit 1."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the output is closed")
+
+
 def console(stderr: bool = False) -> Console:
     """rich's console; off a terminal it writes plain text (no colour, no control codes) and wraps nothing."""
-    made = Console(stderr=stderr)
-    return made if made.is_terminal else Console(stderr=stderr, width=10_000, no_color=True)
+    made = _Console(stderr=stderr)
+    return made if made.is_terminal else _Console(stderr=stderr, width=10_000, no_color=True)
 
 
 def fail(message: str, code: int) -> typer.Exit:
     console(stderr=True).print(f"error: {message}", markup=False, highlight=False)
     return typer.Exit(code)
+
+
+def table_row(table: Table, *cells: object) -> None:
+    """A row of text as it is: the API's messages and names are not rich markup (``imagepipe[heic]``)."""
+    table.add_row(*(escape(str(cell)) for cell in cells))
+
+
+def stops_quietly(command: Callable[P, None]) -> Callable[P, None]:
+    """``imagepipe ls | head -1``: once nobody reads stdout, the command ends quietly with 141, as ``render``
+    does, not with click's silent 1."""
+
+    @functools.wraps(command)
+    def quietly(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            try:
+                command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a closed pipe found here, not in the interpreter's teardown (exit 120)
+        except BrokenPipeError:
+            stdout_closed()
+            raise typer.Exit(STOPPED_EXIT_CODES[OUTPUT_CLOSED]) from None
+
+    return quietly
 
 
 def parse_recipe(value: str | None) -> dict[str, Any] | None:
@@ -118,7 +169,8 @@ def submit(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
 ) -> None:
-    """Upload images (recognised by their bytes, not their names); big files go straight to S3."""
+    """Upload images (recognised by their bytes, not their names); big files go straight to S3. Ctrl-C or
+    SIGTERM stops it: nothing new is uploaded, and every input the API accepted is reported with its id."""
     parsed = parse_recipe(recipe)
     found = collect(paths)
     if found.missing:
@@ -138,9 +190,17 @@ def submit(
         if screen.is_terminal
         else Lines()
     )
-    with reporter:
-        rows = call(url, api_key, lambda api: Batch(api, plan, reporter).run(found.inputs))
-    raise typer.Exit(1 if any(row.failed for row in rows) else 0)
+    tally = Tally(len(found.inputs), undone="not submitted")
+    interrupts = Interrupts()
+    with interrupts.installed():
+        try:
+            with interrupts.held(), reporter:  # the batch polls for a Ctrl-C; none is raised inside the event loop
+                call(url, api_key, lambda api: Batch(api, plan, reporter, tally, interrupts).run(found.inputs))
+        except KeyboardInterrupt:
+            tally.stopped = tally.stopped or interrupts.why()
+        if tally.stopped:  # on stderr: stdout keeps one line (or JSON object) per input
+            print(tally.summary(out), file=sys.stderr, flush=True)
+    raise typer.Exit(tally.exit_code())
 
 
 def status(
@@ -189,7 +249,7 @@ def _records_table(records: list[Record]) -> Table:
         source = str(r.get("source", {}).get("key", "")).rsplit("/", 1)[-1]
         shown = stage(r) if "status" in r else "-"
         problem = f"{error['code']}: {error['message']}" if error else ""
-        table.add_row(r["image_id"], shown, source, variants, problem, str(r.get("created_at", ""))[:19])
+        table_row(table, r["image_id"], shown, source, variants, problem, str(r.get("created_at", ""))[:19])
     return table
 
 
@@ -237,14 +297,24 @@ def rm(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
 ) -> None:
-    """Delete images: their variants, originals and records."""
+    """Delete images: their variants, originals and records. One line per id: ``deleted ID`` on stdout, or why
+    not on stderr."""
 
-    async def delete(api: ImagepipeApi) -> None:
+    async def delete(api: ImagepipeApi) -> bool:
+        deleted = True
         for image_id in image_ids:
-            await api.delete(image_id)
+            try:
+                await api.delete(image_id)
+            except AuthError:
+                raise
+            except ApiError as exc:
+                deleted = False
+                console(stderr=True).print(f"not deleted {image_id}: {exc}", markup=False, highlight=False)
+                continue
             print(f"deleted {image_id}", flush=True)
+        return deleted
 
-    call(url, api_key, delete)
+    raise typer.Exit(0 if call(url, api_key, delete) else 1)
 
 
 def reprocess(
@@ -261,7 +331,7 @@ def reprocess(
 
 def _queue_table(stats: dict[str, int]) -> Table:
     table = Table("depth", "in progress", "dead letters", "workers")
-    table.add_row(*(str(stats.get(k, "?")) for k in ("depth", "in_progress", "dead_letters", "workers")))
+    table_row(table, *(stats.get(k, "?") for k in ("depth", "in_progress", "dead_letters", "workers")))
     return table
 
 
@@ -297,4 +367,4 @@ def queue(
 def register(app: typer.Typer) -> None:
     """Add the API client's commands to the ``imagepipe`` app."""
     for command in (submit, status, ls, get, rm, reprocess, queue):
-        app.command()(command)
+        app.command()(stops_quietly(command))

@@ -97,7 +97,7 @@ class ProgressBar(Lines):
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.progress.stop()
-        if kind is None:
+        if kind is None and self.finished == self.count:  # else a stop's count says it
             ok = self.finished - self.failures
             verb = "succeeded" if self.wait else "accepted"
             self.console.print(f"{ok} {verb}, {self.failures} failed")

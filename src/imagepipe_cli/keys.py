@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from imagepipe_cli.client import DEFAULT_URL, ImagepipeApi, Record
-from imagepipe_cli.commands import JsonOption, KeyOption, UrlOption, call, console, show_rows
+from imagepipe_cli.commands import JsonOption, KeyOption, UrlOption, call, console, show_rows, stops_quietly, table_row
 
 SCOPES = ("images:read", "images:write", "admin")
 
@@ -17,6 +17,7 @@ keys = typer.Typer(name="keys", help="Make, list and revoke API keys (needs an a
 
 
 @keys.command()
+@stops_quietly
 def create(
     tenant: Annotated[str, typer.Option("--tenant", help="Whose images the key reaches.", show_default=False)],
     scope: Annotated[
@@ -42,6 +43,7 @@ def create(
 
 
 @keys.command("ls")
+@stops_quietly
 def list_keys(as_json: JsonOption = False, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
     """Every key, without secrets: revoked ones show when."""
     show_rows(call(url, api_key, ImagepipeApi.keys), as_json, _keys_table)
@@ -50,11 +52,12 @@ def list_keys(as_json: JsonOption = False, url: UrlOption = DEFAULT_URL, api_key
 def _keys_table(found: list[Record]) -> Table:
     table = Table("key_id", "tenant", "scopes", "name", "created", "revoked")
     for key in found:
-        table.add_row(
-            str(key["key_id"]),
-            str(key["tenant"]),
+        table_row(
+            table,
+            key["key_id"],
+            key["tenant"],
             " ".join(key["scopes"]),
-            str(key.get("name") or ""),
+            key.get("name") or "",
             str(key.get("created_at", ""))[:19],
             str(key.get("revoked_at") or "")[:19],
         )
@@ -62,6 +65,7 @@ def _keys_table(found: list[Record]) -> Table:
 
 
 @keys.command()
+@stops_quietly
 def revoke(
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", show_default=False)],
     url: UrlOption = DEFAULT_URL,

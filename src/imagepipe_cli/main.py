@@ -17,8 +17,12 @@ def _root() -> None:
     """imagepipe: render images offline, or drive an imagepipe API."""
 
 
+_NOTHING_YET = {"render": "nothing rendered", "submit": "nothing submitted"}
+"""the commands that stop quietly on a Ctrl-C before they start their work, and what it leaves"""
+
+
 def _quit(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write("\ninterrupted; nothing rendered\n")
+    sys.stderr.write(f"\ninterrupted; {_NOTHING_YET[sys.argv[1]]}\n")
     os._exit(130)
 
 
@@ -27,10 +31,11 @@ def main() -> None:
     # pydantic looks for plugins among every installed distribution on first use (50-70 ms a process, each
     # render process too, which inherit this); imagepipe uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    if sys.argv[1:2] == ["render"]:  # its pool's server imports the engine while typer imports and parses
-        # Ctrl-C before the pool takes work (imports, parsing, the folders' walk) ends the command quietly:
-        # nothing is written yet. render installs its own handler once there is something to finish.
+    if sys.argv[1:2] and sys.argv[1] in _NOTHING_YET:
+        # Ctrl-C before the work starts (imports, parsing, the folders' walk) ends the command quietly: nothing
+        # is written or uploaded yet. Both install their own handler once there is something to finish.
         signal.signal(signal.SIGINT, _quit)
+    if sys.argv[1:2] == ["render"]:  # its pool's server imports the engine while typer imports and parses
         from imagepipe_cli import pool
 
         pool.start(sys.argv[2:])

@@ -7,7 +7,6 @@ import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, as_completed, wait
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +16,7 @@ from imagepipe_cli import pool
 from imagepipe_cli.files import input_files, is_input_folder, output_dirs, some_of
 from imagepipe_cli.interrupts import Interrupts
 from imagepipe_cli.offline import FileJob, Setup, exit_now, largest_first, prepare, run
+from imagepipe_cli.tally import Tally, plural
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -90,35 +90,6 @@ def render(
     exit_now(tally.exit_code())
 
 
-@dataclass
-class Tally:
-    """How a run went: what its summary line and exit code say."""
-
-    inputs: int
-    succeeded: int = 0
-    failed: int = 0
-    stopped: str | None = None
-    """why the run stopped before its end: ``interrupted`` (Ctrl-C), ``terminated`` (SIGTERM) or ``output
-    closed`` (``| head``)"""
-
-    def summary(self, out: Path) -> str:
-        line = f"{_plural(self.inputs, 'input')}: {self.succeeded} succeeded, {self.failed} failed"
-        if self.stopped:
-            line += f", {self.inputs - self.succeeded - self.failed} not rendered ({self.stopped})"
-        return f"{line}; variants in {out}"
-
-    def exit_code(self) -> int:
-        """130 after Ctrl-C, 143 after SIGTERM and 141 once stdout is closed (as a shell reports SIGINT, SIGTERM
-        and SIGPIPE); else 1 when any input failed, 0 when every one succeeded."""
-        if self.stopped:
-            return {"interrupted": 130, "terminated": 143, "output closed": 141}[self.stopped]
-        return 1 if self.failed else 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _make_folder(out: Path) -> None:
     """``--out``, made now: a path that cannot be a folder is a usage error, not a failure of every file."""
     if out.exists() and not out.is_dir():
@@ -184,18 +155,10 @@ def _run_all(
         with interrupts.held():  # a Ctrl-C now comes after the line is printed and recorded: never twice
             running.discard(future)
             result = future.result()
-            if result["status"] == "succeeded":
-                tally.succeeded += 1
-            else:
-                tally.failed += 1
+            tally.count(result["status"])
             if progress and task is not None:
                 progress.advance(task)
-            if tally.stopped != "output closed":
-                try:
-                    _report(result, json_lines, progress)
-                except BrokenPipeError:
-                    _stdout_closed()
-                    tally.stopped = "output closed"
+            tally.show(lambda: _report(result, json_lines, progress))
 
     try:
         for _ in range(window):
@@ -217,13 +180,6 @@ def _run_all(
             progress.stop()
 
 
-def _stdout_closed() -> None:
-    """Whoever read stdout has gone (``| head -1``): whatever is still printed goes nowhere, not into an error."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
 def _progress() -> Progress:
     # rich is imported only for a terminal: about 35 ms off the start of every other run
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -238,7 +194,7 @@ def _report(result: dict[str, Any], json_lines: bool, progress: Progress | None)
         print(json.dumps(result), flush=True)
         return
     if result["status"] == "succeeded":
-        line = f"ok      {result['input']} -> {_plural(len(result['variants']), 'variant')}"
+        line = f"ok      {result['input']} -> {plural(len(result['variants']), 'variant')}"
     else:
         line = f"failed  {result['input']}: {result['error']['code']}: {result['error']['message']}"
     if progress is not None:

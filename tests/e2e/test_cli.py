@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -251,3 +251,71 @@ def test_queue_watch_refreshes_until_interrupted(stack: RunningStack) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(RUN_TIMEOUT) == 0
     assert all(row["workers"] >= 1 for row in seen), seen
+
+
+def test_an_id_that_is_not_an_image_id_never_reaches_another_route(stack: RunningStack) -> None:
+    """``rm ../keys/KEY_ID`` once revoked the key (httpx resolves the dots); now nothing is sent."""
+    made = imagepipe(stack, "keys", "create", "--tenant", "acme", "--scope", "images:read", "--json")
+    key = json.loads(made.stdout)
+
+    removed = imagepipe(stack, "rm", f"../keys/{key['key_id']}", "")
+    assert removed.returncode == 1 and removed.stdout == "", removed
+    assert removed.stderr.count("invalid_id: not an image id") == 2, removed.stderr
+    status = imagepipe(stack, "status", "../../keys", "--json")
+    assert status.returncode == 1 and json.loads(status.stdout)["error"]["code"] == "invalid_id", status
+    assert imagepipe(stack, "ls", key=key["key"]).returncode == 0  # the key still works
+
+
+def _line(stream: IO[bytes]) -> bytes:
+    """One line read straight from the pipe, leaving the rest in it for ``communicate()``."""
+    data = b""
+    while not data.endswith(b"\n") and (byte := os.read(stream.fileno(), 1)):
+        data += byte
+    return data
+
+
+def _ids(stack: RunningStack) -> set[str]:
+    key = {"Authorization": f"Bearer {api_key(stack)}"}
+    page = httpx.get(f"{stack.api}/images", params={"limit": 100}, headers=key, timeout=10).json()
+    return {item["image_id"] for item in page["items"]}
+
+
+@pytest.mark.parametrize(("signum", "code", "wait"), [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
+def test_a_stopped_submit_reports_every_image_the_api_accepted(
+    stack: RunningStack, tmp_path: Path, signum: int, code: int, wait: bool
+) -> None:
+    """Ctrl-C once the API has the first upload: the uploads under way finish, no other starts, and every image
+    the API accepted is reported with its id (not lost to the user while it goes on to be processed)."""
+    for n in range(30):
+        shutil.copy(corpus("images", "baseline", "hopper.jpg"), tmp_path / f"h{n}.jpg")
+    before = _ids(stack)
+    env = {**os.environ, "IMAGEPIPE_URL": stack.api, "IMAGEPIPE_API_KEY": api_key(stack)}
+    args = [str(SCRIPT), "submit", str(tmp_path), "--json", "--concurrency", "1", *(["--wait"] if wait else [])]
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while not _ids(stack) - before and proc.poll() is None:
+            pass
+        proc.send_signal(signum)
+        proc.send_signal(signum)  # a second one changes nothing
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    assert proc.returncode == code, err
+    reported = [json.loads(line) for line in out.splitlines()]
+    assert sorted(row["image_id"] for row in reported) == sorted(_ids(stack) - before)
+    assert all(row["status"] in ("queued", "processing", "succeeded") for row in reported), reported
+    stopped = "interrupted" if signum == signal.SIGINT else "terminated"
+    left = re.search(rf"^30 inputs: .*, (\d+) not submitted \({stopped}\)$", err, re.MULTILINE)
+    assert left and int(left[1]) == 30 - len(reported) > 0, err
+
+
+def test_a_closed_output_stops_submit_quietly(stack: RunningStack, tmp_path: Path) -> None:
+    """``imagepipe submit DIR --json | head -1``: no traceback, nothing new uploaded, 141."""
+    for n in range(12):
+        shutil.copy(corpus("images", "baseline", "hopper.png"), tmp_path / f"h{n}.png")
+    env = {**os.environ, "IMAGEPIPE_URL": stack.api, "IMAGEPIPE_API_KEY": api_key(stack)}
+    args = [str(SCRIPT), "submit", str(tmp_path), "--json", "--concurrency", "1"]
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(_line(proc.stdout))["status"] == "queued"
+        proc.stdout.close()  # what `head -1` does once it has its line
+        err = proc.stderr.read().decode()
+    assert proc.wait(RUN_TIMEOUT) == 141, err
+    assert "Traceback" not in err and re.search(r"\d+ not submitted \(output closed\)", err), err
