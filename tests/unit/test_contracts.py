@@ -107,6 +107,11 @@ def test_key_scheme() -> None:
     assert keys.is_image_id(other)
     assert other == keys.image_id_for_object("b", "uploads/holiday/x.jpg")
     assert other != keys.image_id_for_object("other-bucket", "uploads/holiday/x.jpg")
+    # the whole value, not a line of it ('$' alone would let a trailing newline through)
+    assert not keys.is_image_id(image_id + "\n")
+    assert not keys.is_tenant("acme\n")
+    assert not keys.is_key_id("0123456789abcdef\n")
+    assert keys.image_id_for_object("b", f"uploads/acme/{image_id}\n/x.jpg") != image_id
 
 
 @pytest.mark.parametrize(

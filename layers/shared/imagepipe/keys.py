@@ -24,16 +24,16 @@ def new_image_id() -> str:
 
 
 def is_image_id(value: str) -> bool:
-    return bool(_IMAGE_ID.match(value))
+    return bool(_IMAGE_ID.fullmatch(value))
 
 
 def is_key_id(value: str) -> bool:
     """An API key's id: the 16 hex digits between ``ip_`` and its secret."""
-    return bool(_KEY_ID.match(value))
+    return bool(_KEY_ID.fullmatch(value))
 
 
 def is_tenant(value: str) -> bool:
-    return bool(_TENANT.match(value))
+    return bool(_TENANT.fullmatch(value))
 
 
 def safe_name(filename: str | None) -> str:
