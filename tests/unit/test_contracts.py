@@ -30,6 +30,7 @@ def test_default_recipe_when_none_given() -> None:
         ('{"variants": [{"name": "a", "width": 10, "format": "bmp"}]}', "format"),
         ('{"variants": [{"name": "../x", "width": 10}]}', "name"),
         ('{"variants": [{"name": "a", "width": 5000}]}', "5000 px exceeds"),
+        ('{"variants": [{"name": "a", "width": 99999999}]}', "width: at most 4096 px"),  # the setting's, not 8192
         ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "blur", "radius": 999}]}', "radius"),
         ('{"variants": [{"name": "a", "width": 10}], "filters": [{"op": "rm -rf"}]}', "filters"),
         ('{"variants": [{"name": "a", "width": 10}], "extra": 1}', "extra"),
@@ -38,8 +39,19 @@ def test_default_recipe_when_none_given() -> None:
             '{"variants": [' + ",".join(f'{{"name": "v{i}", "width": 4096, "height": 4096}}' for i in range(2)) + "]}",
             "33.6 MP of output",
         ),
-        ('{"variants": [{"name": "a", "width": 4096}, {"name": "b", "height": 4096}]}', "a side left out as 4096"),
-        ('{"variants": [{"name": "a", "width": 2048, "format": "avif"}]}', "an AVIF pixel counts 4 times"),
+        (
+            '{"variants": [{"name": "a", "width": 4096}, {"name": "b", "height": 4096}]}',
+            "a side left out as the largest",
+        ),
+        (
+            '{"variants": [{"name": "a", "width": 2048, "format": "avif"}, '
+            '{"name": "b", "height": 2048, "format": "avif"}]}',
+            "an AVIF pixel counts 4 times",
+        ),
+        ('{"variants": [{"name": "a", "width": true}]}', "width"),  # not 1 px
+        ('{"variants": [{"name": "a", "width": "10"}]}', "width"),
+        ('{"variants": [{"name": "a", "width": 10.5}]}', "width"),
+        ('{"variants": [{"name": "a", "width": 10, "quality": "90"}]}', "quality"),
         ("not json", "recipe"),
     ],
 )
@@ -48,6 +60,11 @@ def test_recipe_out_of_bounds_is_refused_with_a_reason(raw: str, reason: str) ->
         parse_recipe(raw, Settings())
     assert reason in err.value.message
     assert err.value.code == "invalid_recipe"
+
+
+def test_an_avif_side_left_out_counts_as_the_largest_an_avif_may_have() -> None:
+    recipe = parse_recipe('{"variants": [{"name": "a", "width": 2048, "format": "avif"}]}', Settings())
+    assert recipe.variants[0].width == 2048  # 2048 x 2048 x 4 = 16.8 MP, not 2048 x 4096 x 4
 
 
 def test_the_recipes_benchmarked_as_the_worst_are_allowed_and_one_more_variant_is_not() -> None:

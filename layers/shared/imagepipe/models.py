@@ -11,7 +11,8 @@ MAX_VARIANTS = 8
 MAX_FILTERS = 8
 MAX_DIMENSION = 8192
 
-Dimension = Annotated[int, Field(ge=1, le=MAX_DIMENSION)]
+# strict: a whole number, never true (1) or "10" taken for one
+Dimension = Annotated[int, Field(ge=1, le=MAX_DIMENSION, strict=True)]
 VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 VariantName = Annotated[str, Field(pattern=VARIANT_NAME_PATTERN)]
 
@@ -85,7 +86,7 @@ class Variant(_Strict):
     height: Dimension | None = None
     fit: Fit = Fit.INSIDE
     format: OutputFormat = OutputFormat.JPEG
-    quality: int = Field(default=82, ge=1, le=100)
+    quality: int = Field(default=82, ge=1, le=100, strict=True)
     gravity: Literal["center", "smart"] = "center"
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from imagepipe.errors import InvalidRecipe
-from imagepipe.models import OutputFormat, Recipe, Variant
+from imagepipe.models import MAX_DIMENSION, OutputFormat, Recipe, Variant
 from imagepipe.settings import Settings
 
 
@@ -24,7 +24,7 @@ def parse_recipe(raw: str | dict[str, Any] | Recipe | None, settings: Settings) 
         else:
             recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidRecipe(_describe(exc)) from exc
+        raise InvalidRecipe(_describe(exc, settings)) from exc
     _check_cost(recipe, settings)
     return recipe
 
@@ -43,26 +43,36 @@ def output_box(variant: Variant, cap: int) -> tuple[int, int]:
     return min(variant.width or cap, cap), min(variant.height or cap, cap)
 
 
+def side_limit(variant: Variant, settings: Settings) -> int:
+    """The largest side this variant may have (AVIF's is smaller: its encoder is the slowest)."""
+    avif = variant.format is OutputFormat.AVIF
+    return settings.max_avif_dimension if avif else settings.max_output_dimension
+
+
 def _check_cost(recipe: Recipe, settings: Settings) -> None:
     """Bound the work one recipe can ask of a worker: sizes per variant, AVIF sizes, total output pixels."""
-    cap = settings.max_output_dimension
     for variant in recipe.variants:
-        limit = settings.max_avif_dimension if variant.format is OutputFormat.AVIF else cap
+        limit = side_limit(variant, settings)
         for side in (variant.width, variant.height):
             if side is not None and side > limit:
                 what = "an AVIF variant" if variant.format is OutputFormat.AVIF else "a variant"
                 raise InvalidRecipe(f"variant '{variant.name}': {side} px exceeds the limit of {limit} px for {what}")
-    total = sum(math.prod(output_box(v, cap)) * cost_factor(v) for v in recipe.variants)
+    total = sum(math.prod(output_box(v, side_limit(v, settings))) * cost_factor(v) for v in recipe.variants)
     if total > settings.max_recipe_pixels:
         raise InvalidRecipe(
             f"the variants add up to {total / 1e6:.1f} MP of output (an AVIF pixel counts {AVIF_COST} times, "
-            f"a side left out as {cap} px); the limit is {settings.max_recipe_pixels / 1e6:.1f} MP"
+            "a side left out as the largest that variant may have); the limit is "
+            f"{settings.max_recipe_pixels / 1e6:.1f} MP"
         )
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, settings: Settings) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"]) or "recipe"
-        parts.append(f"{where}: {err['msg']}")
+        message = err["msg"]
+        if err["type"] == "less_than_equal" and err["loc"][-1:] in (("width",), ("height",)):
+            # the model's bound is the most any deployment may allow; this one's is the setting's
+            message = f"at most {min(settings.max_output_dimension, MAX_DIMENSION)} px"
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
