@@ -199,3 +199,9 @@ async def test_api_answers_carry_nosniff_and_no_store(api: httpx.AsyncClient, ap
     for response in (await api.get("/images"), await api_client(None).get("/images"), await api.get("/openapi.json")):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_a_method_the_route_lacks_is_405_naming_the_ones_it_has(api: httpx.AsyncClient) -> None:
+    response = await api.put("/healthz")
+    assert (response.status_code, response.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET"
