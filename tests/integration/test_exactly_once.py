@@ -231,3 +231,14 @@ async def test_an_upload_whose_put_fails_leaves_no_record(
     assert resp.json()["error"]["code"] == "transient"
     [key] = keys
     assert records.get(key.split("/")[2]) is None
+
+
+async def test_a_folder_marker_is_skipped_not_failed(
+    runtime: LambdaRuntime, trigger: Handler, records: ImageRecords
+) -> None:
+    """The S3 console's "Create folder" writes an empty object named like the folder: not an upload."""
+    folder = put(f"uploads/holiday-{uuid.uuid4().hex[:8]}/", b"")
+    response = await runtime.invoke(trigger, s3_notification(folder, "00AC01"))
+    [result] = response["results"]
+    assert (result["outcome"], result["image_id"]) == ("skipped", None), result
+    assert "folder marker" in result["reason"]

@@ -56,6 +56,8 @@ async def announce(
         return Announced(None, Outcome.SKIPPED, f"bucket {source.bucket!r} is not the upload bucket")
     if not source.key.startswith(settings.upload_prefix):
         return Announced(None, Outcome.SKIPPED, f"key outside {settings.upload_prefix!r}")
+    if source.key.endswith("/") and not source.size:  # what "Create folder" in the S3 console writes
+        return Announced(None, Outcome.SKIPPED, "a folder marker (an empty object whose key ends in '/')")
     image_id = image_id or image_id_for_object(source.bucket, source.key, settings.upload_prefix)
     tenant_of: str = tenant if tenant is not None else await asyncio.to_thread(owner, source.key, services)
     registration, record = await asyncio.to_thread(
