@@ -20,6 +20,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from imagepipe.errors import ImagePipeError, InvalidImage, TooManyFrames, TooManyPixels
 from imagepipe.models import ImageMetadata
+from imagepipe.sniff import HEAD_BYTES, UNKNOWN, sniff_content_type
 from imagepipe_engine import heic
 from imagepipe_engine.analysis import Findings
 from imagepipe_engine.contract import Limits
@@ -93,12 +94,22 @@ def pillow_errors() -> Iterator[None]:
             raise InvalidImage(f"not an image in a supported format ({SUPPORTED})") from exc
         if "truncated" in str(exc):
             raise InvalidImage("the image data is truncated") from exc
+        if "Decompressed data too large" in str(exc):  # Pillow's bound on a PNG text chunk (a zlib bomb)
+            raise InvalidImage("a metadata chunk decompresses past Pillow's bound (a decompression bomb)") from exc
         raise InvalidImage(f"the image data is corrupt ({type(exc).__name__}: {exc})"[:200]) from exc
 
 
 def open_image(data: bytes) -> Image.Image:
     """Pillow's lazy view of ``data``: headers read, no pixel decoded. Call inside :func:`pillow_errors`."""
-    return Image.open(io.BytesIO(data), formats=FORMATS + heic.formats(data))
+    try:
+        return Image.open(io.BytesIO(data), formats=FORMATS + heic.formats(data))
+    except UnidentifiedImageError as exc:
+        kind = sniff_content_type(data[:HEAD_BYTES])
+        if kind == UNKNOWN:
+            raise  # not an image at all: pillow_errors says which formats are
+        # the bytes begin as an image of this type does, but its header cannot be read (a GIF 0 px wide, say)
+        name = kind.removeprefix("image/").upper()
+        raise InvalidImage(f"the {name} header is broken: no image can be read from it") from exc
 
 
 def read_header(im: Image.Image, data: bytes, limits: Limits) -> Header:

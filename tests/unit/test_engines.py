@@ -490,3 +490,17 @@ def test_an_empty_file_and_an_unknown_format_say_which_they_are(render: Render) 
         render(b"", DEFAULT_RECIPE, LIMITS)
     with pytest.raises(InvalidImage, match=r"not an image in a supported format \(JPEG, .*HEIC with"):
         render(b"hello, world", DEFAULT_RECIPE, LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bomb/zero_width.gif", "the GIF header is broken"),  # a GIF's bytes, not "no supported format"
+        ("corrupt/broken.png", "the PNG header is broken"),
+        ("bomb/png_decompression_dos.png", "decompression bomb"),  # not Pillow's ValueError text
+    ],
+)
+def test_a_broken_header_is_named_for_its_format(render: Render, name: str, reason: str) -> None:
+    data = next(p for p in CORPUS_FILES if f"{p.parent.name}/{p.name}" == name).read_bytes()
+    with pytest.raises(InvalidImage, match=reason):
+        render(data, DEFAULT_RECIPE, LIMITS)
