@@ -22,7 +22,7 @@ def create(
     tenant: Annotated[str, typer.Option("--tenant", help="Whose images the key reaches.", show_default=False)],
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help=f"One of {', '.join(SCOPES)}; repeat for more.", show_default=False),
+        typer.Option("--scope", "--scopes", help=f"One of {', '.join(SCOPES)}; repeat for more.", show_default=False),
     ],
     name: Annotated[str | None, typer.Option("--name", help="A note for the listing.", show_default=False)] = None,
     as_json: JsonOption = False,

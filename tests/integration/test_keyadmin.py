@@ -35,3 +35,10 @@ def test_a_bad_tenant_or_scope_is_refused_before_anything_is_made() -> None:
     for args in (["--tenant", "Acme Corp", "--scopes", "admin"], ["--tenant", "acme", "--scopes", "root"]):
         refused = keyadmin("create", *args)
         assert refused.returncode == 2 and "API key" not in refused.stdout, refused
+
+
+def test_make_key_takes_scope_as_the_cli_spells_it() -> None:
+    made = keyadmin("create", "--tenant", "acme", "--scope", "images:read", "--name", "spelt-as-the-cli")
+    assert made.returncode == 0, made.stderr
+    shown = dict(line.split(": ", 1) for line in made.stdout.splitlines())
+    assert keyadmin("revoke", shown["key_id"]).returncode == 0

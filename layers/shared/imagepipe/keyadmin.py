@@ -35,7 +35,7 @@ def main(argv: Sequence[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="make a key and print it (the only time it is shown)")
     create.add_argument("--tenant", required=True)
-    create.add_argument("--scopes", nargs="+", required=True, choices=[s.value for s in Scope])
+    create.add_argument("--scopes", "--scope", nargs="+", required=True, choices=[s.value for s in Scope])
     create.add_argument("--name")
     commands.add_parser("list", help="every key, without secrets")
     revoke = commands.add_parser("revoke", help="revoke a key at once")
