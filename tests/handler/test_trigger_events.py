@@ -173,3 +173,9 @@ async def test_sqs_batch_reports_only_the_poisoned_message(
     event["Records"].insert(1, poisoned)
     response = await runtime.invoke(trigger, event)
     assert response == {"batchItemFailures": [{"itemIdentifier": "poisoned-message"}]}
+
+
+@pytest.mark.parametrize("path", OUR_EVENTS, ids=lambda p: p.name)
+def test_our_sample_events_are_filled_in(path: Path) -> None:
+    # `sam local generate-event` leaves {{{placeholders}}} for what it was not told; a sample shows real values
+    assert "{{{" not in path.read_text()
