@@ -50,15 +50,23 @@ async def test_a_poller_sees_progress_while_processing_and_none_after(
 
     worker = asyncio.create_task(work())
     seen: list[dict[str, Any]] = []
+    listed: list[dict[str, Any]] = []  # the listing shows it too: a page of uploads with a bar each
+    image_id = resp.json()["image_id"]
     while not worker.done():
         record = (await api.get(location)).json()
         if record["status"] == "processing" and record["progress"] is not None:
             seen.append(record["progress"])
+        row = next(
+            r for r in (await api.get("/images", params={"limit": 5})).json()["items"] if r["image_id"] == image_id
+        )
+        if row["status"] == "processing" and row["progress"] is not None:
+            listed.append(row["progress"])
         await asyncio.sleep(0.01)
     await worker
 
     assert seen, "no progress was visible while the image was processing"
-    for progress in seen:
+    assert listed, "no progress was visible in the listing while the image was processing"
+    for progress in seen + listed:
         assert progress["stage"] in STAGES
         assert progress["total"] == len(RECIPE["variants"])
         assert 0 <= progress["done"] <= progress["total"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -148,9 +149,18 @@ async def get_image(services: ServicesDep, principal: ReadPrincipal, image_id: s
     """The record: status, source, recipe, variants with short-lived URLs, metadata, error; progress while
     it is processed."""
     record = await _record(services, principal, image_id)
-    if record.status is not Status.PROCESSING:
-        return view(services, record)
-    return view(services, record).model_copy(update={"progress": await _progress(services, image_id)})
+    [shown] = await with_progress(services, [view(services, record)])
+    return shown
+
+
+async def with_progress(services: Services, views: list[ImageView]) -> list[ImageView]:
+    """``views`` with the progress of those ``processing`` (one Redis read each, together)."""
+    busy = [i for i, v in enumerate(views) if v.status is Status.PROCESSING]
+    found = await asyncio.gather(*(_progress(services, views[i].image_id) for i in busy))
+    shown = list(views)
+    for i, progress in zip(busy, found, strict=True):
+        shown[i] = views[i].model_copy(update={"progress": progress})
+    return shown
 
 
 async def _progress(services: Services, image_id: str) -> Progress | None:

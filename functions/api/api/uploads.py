@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import ReadPrincipal, WritePrincipal
 from api.errors import documented
-from api.images import ImageView, view
+from api.images import ImageView, view, with_progress
 from api.services import ServicesDep
 from imagepipe import similar
 from imagepipe.errors import ImagePipeError, ImageTooLarge, InvalidRequest, NotFound, NotReady, UnsupportedMediaType
@@ -174,4 +174,5 @@ async def list_images(
     records, after = await run_in_threadpool(
         lambda: services.records.page(principal.tenant, status=status, limit=limit, after=_after(next))
     )
-    return ImagePage(items=[view(services, r) for r in records], next=_cursor(after))
+    items = await with_progress(services, [view(services, r) for r in records])
+    return ImagePage(items=items, next=_cursor(after))
