@@ -107,3 +107,17 @@ async def test_listing_is_newest_first_filtered_and_paginated(api: httpx.AsyncCl
     bad = await api.get("/images", params={"next": "not-a-cursor"})
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_request"
+
+
+async def test_malformed_requests_get_messages_a_person_can_act_on(api: httpx.AsyncClient) -> None:
+    as_text = await api.post("/images", data={"file": "photo.jpg"})  # a form field, not a file part
+    assert as_text.status_code == 422
+    assert "a file part" in as_text.json()["error"]["message"], as_text.text
+    assert "class" not in as_text.json()["error"]["message"]
+    body = '{"filename": "a.jpg", "content_type": "image/jpeg", "size": 10}'
+    not_json = await api.post("/images/uploads", content=body, headers={"Content-Type": "text/plain"})
+    assert not_json.status_code == 422
+    assert "application/json" in not_json.json()["error"]["message"], not_json.text
+    long_id = await api.get(f"/images/{'a' * 5000}")
+    assert long_id.status_code == 404
+    assert len(long_id.json()["error"]["message"]) < 200  # the id is not echoed whole

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AdminPrincipal
-from api.errors import documented
+from api.errors import documented, quoted
 from api.services import ServicesDep
 from imagepipe.apikeys import ApiKey, Scope, Tenant
 from imagepipe.errors import NotFound
@@ -52,5 +52,5 @@ async def list_keys(services: ServicesDep, principal: AdminPrincipal) -> KeyList
 async def revoke_key(services: ServicesDep, principal: AdminPrincipal, key_id: str) -> Response:
     """Revoke a key: the next request with it is refused."""
     if await run_in_threadpool(services.keys.revoke, key_id) is None:
-        raise NotFound(f"no key {key_id!r}")
+        raise NotFound(f"no key {quoted(key_id)}")
     return Response(status_code=204)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,6 +61,21 @@ _HTTP_CODES = {
 }
 
 
+def quoted(value: str, limit: int = 64) -> str:
+    """A value the caller sent, quoted back in a message: cut after ``limit`` characters, not echoed whole."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f" (and {len(value) - limit} more)"
+
+
+def _plainly(err: Mapping[str, Any]) -> str:
+    """A validation error as the caller can act on it, not as pydantic words it for a programmer."""
+    loc, message = tuple(err.get("loc", ())), str(err.get("msg", "invalid"))
+    if loc == ("body", "file") and "UploadFile" in message:
+        return "send the image as a file part of multipart/form-data (curl -F file=@photo.jpg), not as text"
+    if loc == ("body",) and err.get("type") in ("model_attributes_type", "dict_type"):
+        return "a JSON object is expected, sent as Content-Type: application/json"
+    return message
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ImagePipeError)
     async def _domain(_: Request, exc: ImagePipeError) -> JSONResponse:
@@ -69,7 +86,7 @@ def install(app: FastAPI) -> None:
         parts = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+            parts.append(f"{where}: {_plainly(err)}")
         return error_response(422, "invalid_request", "; ".join(parts))
 
     @app.exception_handler(HTTPException)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, ReadPrincipal, WritePrincipal
-from api.errors import documented
+from api.errors import documented, quoted
 from api.observability import count, logger
 from api.services import Services, ServicesDep
 from imagepipe.announce import Outcome, announce
@@ -140,7 +140,7 @@ async def _record(services: ServicesDep, principal: Principal, image_id: str) ->
     if is_image_id(image_id):
         record = await run_in_threadpool(services.records.owned, image_id, principal.tenant)
     if record is None:
-        raise NotFound(f"no image {image_id!r}")
+        raise NotFound(f"no image {quoted(image_id)}")
     return record
 
 

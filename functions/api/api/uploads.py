@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ReadPrincipal, WritePrincipal
-from api.errors import documented
+from api.errors import documented, quoted
 from api.images import ImageView, view, with_progress
 from api.services import ServicesDep
 from imagepipe import similar
@@ -103,7 +103,7 @@ async def _similar(
 ) -> ImagePage:
     record = await run_in_threadpool(services.records.owned, image_id, tenant) if is_image_id(image_id) else None
     if record is None:
-        raise NotFound(f"no image {image_id!r}")  # another tenant's image is not there for this caller
+        raise NotFound(f"no image {quoted(image_id)}")  # another tenant's image is not there for this caller
     phash = record.metadata.phash if record.metadata else None
     if phash is None:
         error: ImagePipeError = NotReady(f"image {image_id} has no perceptual hash (is it processed?)")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ReadPrincipal, WritePrincipal
-from api.errors import documented
+from api.errors import documented, quoted
 from api.services import ServicesDep
 from imagepipe.completion import enqueue_delivery
 from imagepipe.egress import parse_target, resolve
@@ -61,7 +61,7 @@ async def list_webhooks(services: ServicesDep, principal: ReadPrincipal) -> Webh
 async def delete_webhook(services: ServicesDep, principal: WritePrincipal, webhook_id: str) -> Response:
     """Stop calling an endpoint; its dead letters go with it."""
     if not await run_in_threadpool(services.webhooks.delete, principal.tenant, webhook_id):
-        raise NotFound(f"no webhook {webhook_id!r}")
+        raise NotFound(f"no webhook {quoted(webhook_id)}")
     await endpoints_changed(services, principal.tenant)
     return Response(status_code=204)
 
@@ -72,7 +72,7 @@ async def redeliver(services: ServicesDep, principal: WritePrincipal, webhook_id
     tenant = principal.tenant
     store = services.webhooks
     if await run_in_threadpool(store.endpoint, tenant, webhook_id) is None:
-        raise NotFound(f"no webhook {webhook_id!r}")
+        raise NotFound(f"no webhook {quoted(webhook_id)}")
     pool = await services.queue()
     dead = await run_in_threadpool(store.dead_letters, tenant, webhook_id)
     for letter in dead:
