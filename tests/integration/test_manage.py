@@ -95,3 +95,12 @@ async def test_an_image_deleted_while_it_is_processed_keeps_no_variant(
     settings = get_settings()
     stored = s3.list_objects_v2(Bucket=settings.output_bucket, Prefix=settings.output_prefix).get("Contents", [])
     assert [o["Key"] for o in stored if f"/{image_id}/" in o["Key"]] == []
+
+
+async def test_a_misspelt_field_is_refused_not_ignored(api: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    record = await processed(api, run_worker)
+    recipe = {"variants": [{"name": "tiny", "width": 32, "format": "png"}]}
+    resp = await api.post(f"/images/{record['image_id']}/reprocess", json={"recipie": recipe})
+    assert resp.status_code == 422, resp.text  # not a reprocess with the old recipe
+    assert "recipie" in resp.json()["error"]["message"]
+    assert (await api.get(f"/images/{record['image_id']}")).json()["status"] == "succeeded"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AdminPrincipal
@@ -16,6 +16,8 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 
 
 class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     tenant: Tenant
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
     name: str | None = Field(default=None, max_length=100)

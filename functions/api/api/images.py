@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, ReadPrincipal, WritePrincipal
@@ -207,6 +207,8 @@ async def get_variant(services: ServicesDep, principal: ReadPrincipal, image_id:
 
 
 class ReprocessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     recipe: dict[str, Any] | None = None
     """a new recipe; the image's own if absent"""
 

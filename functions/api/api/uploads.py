@@ -8,7 +8,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ReadPrincipal, WritePrincipal
@@ -38,6 +38,8 @@ _CONTENT_TYPES = (
 
 
 class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(description=f"one of {', '.join(_CONTENT_TYPES)}")
     size: int = Field(gt=0, description="bytes; the upload may not be larger")

@@ -5,7 +5,7 @@ tenant, signed); listing needs ``images:read``."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ReadPrincipal, WritePrincipal
@@ -21,6 +21,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 class WebhookRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     url: str
     """https (http to loopback in local mode); its host must resolve to public addresses only"""
 
