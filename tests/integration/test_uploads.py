@@ -114,6 +114,10 @@ async def test_malformed_requests_get_messages_a_person_can_act_on(api: httpx.As
     assert as_text.status_code == 422
     assert "a file part" in as_text.json()["error"]["message"], as_text.text
     assert "class" not in as_text.json()["error"]["message"]
+    recipe = b'{"variants": [{"name": "a", "width": 10}]}'
+    as_file = await api.post("/images", files={"file": ("a.jpg", b"x"), "recipe": ("recipe.json", recipe)})
+    assert as_file.status_code == 422
+    assert "recipe=<recipe.json" in as_file.json()["error"]["message"], as_file.text
     body = '{"filename": "a.jpg", "content_type": "image/jpeg", "size": 10}'
     not_json = await api.post("/images/uploads", content=body, headers={"Content-Type": "text/plain"})
     assert not_json.status_code == 422

@@ -71,6 +71,8 @@ def _plainly(err: Mapping[str, Any]) -> str:
     loc, message = tuple(err.get("loc", ())), str(err.get("msg", "invalid"))
     if loc == ("body", "file") and "UploadFile" in message:
         return "send the image as a file part of multipart/form-data (curl -F file=@photo.jpg), not as text"
+    if loc == ("body", "recipe") and err.get("type") == "string_type":  # curl -F recipe=@recipe.json
+        return "send the recipe as a text field, not a file part (curl -F 'recipe=<recipe.json')"
     if loc == ("body",) and err.get("type") in ("model_attributes_type", "dict_type"):
         return "a JSON object is expected, sent as Content-Type: application/json"
     return message
