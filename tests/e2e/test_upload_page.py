@@ -312,3 +312,14 @@ def test_without_a_key_the_page_asks_for_one_and_then_uploads(
     browser.find_element(By.ID, "key").send_keys(api_key(stack), Keys.ENTER)
     assert finished_cards(browser, 1)["hopper.jpg"].get_attribute("data-status") == "succeeded"
     assert browser.find_element(By.ID, "key-note").text == ""
+
+
+def test_a_file_name_cannot_disguise_itself(stack: RunningStack, browser: Any, tmp_path: Path) -> None:
+    """A right-to-left override makes "photo\u202egpj.exe" read as "photoexe.jpg": the page shows it without."""
+    name = "photo\u202egpj.exe"
+    open_page(browser, stack, key=api_key(stack))
+    pick(browser, shutil.copy(corpus("images", "baseline", "hopper.jpg"), tmp_path / name))
+    card = finished_cards(browser, 1)[name]
+    assert card.get_attribute("data-status") == "succeeded"
+    shown = card.find_element("css selector", ".name")
+    assert shown.text == "photogpj.exe" and shown.get_attribute("title") == "photogpj.exe"
