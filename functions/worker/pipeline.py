@@ -156,7 +156,8 @@ async def _process(
     telemetry.count("BytesOut", sum(o.bytes for o in outputs), MetricUnit.Bytes)
     if not stored:
         if await asyncio.to_thread(services.records.get, image_id) is None:  # deleted meanwhile: so are these
-            await asyncio.gather(*(_remove_variant(services, o.key) for o in outputs))
+            bucket = services.settings.output_bucket
+            await asyncio.gather(*(asyncio.to_thread(services.store.delete, bucket, o.key) for o in outputs))
             telemetry.info("image deleted while this version was processed", version=version)
             return {"image_id": image_id, "status": "skipped", "reason": "deleted"}
         telemetry.info("record moved on while this version was processed", version=version)
@@ -179,10 +180,6 @@ def _in_background(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     task = asyncio.ensure_future(work)
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
     return task
-
-
-async def _remove_variant(services: Services, key: str) -> None:
-    await asyncio.to_thread(services.store.delete, services.settings.output_bucket, key)
 
 
 async def _store_variant(services: Services, tenant: str, image_id: str, variant: RenderedVariant) -> VariantOutput:

@@ -24,6 +24,8 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from imagepipe.storage import quoted_etag
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -56,7 +58,7 @@ def _complete(record: Any, s3: S3Client) -> bool:
     key, etag = obj.get("key"), obj.get("eTag")
     if not isinstance(key, str) or not isinstance(etag, str):
         return False
-    found = _version_of(s3, bucket, unquote_plus(key), etag.strip('"'))
+    found = _version_of(s3, bucket, unquote_plus(key), quoted_etag(etag))
     if found is None:
         return False
     obj["versionId"], obj["sequencer"] = found
@@ -64,11 +66,11 @@ def _complete(record: Any, s3: S3Client) -> bool:
 
 
 def _version_of(s3: S3Client, bucket: str, key: str, etag: str) -> tuple[str, str] | None:
-    """(versionId, sequencer) of the newest version of ``key`` whose ETag is ``etag``."""
-    versions: list[tuple[str, str]] = []  # (versionId, ETag), newest first, as S3 lists them
+    """(versionId, sequencer) of the newest version of ``key`` whose ETag is ``etag`` (quoted)."""
+    versions: list[tuple[str, str]] = []  # (versionId, quoted ETag), newest first, as S3 lists them
     try:
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-            versions += [(v["VersionId"], v["ETag"].strip('"')) for v in page.get("Versions", []) if v["Key"] == key]
+            versions += [(v["VersionId"], quoted_etag(v["ETag"])) for v in page.get("Versions", []) if v["Key"] == key]
     except (BotoCoreError, ClientError) as exc:
         log.warning("could not list the versions of s3://%s/%s: %s", bucket, key, exc)
         return None

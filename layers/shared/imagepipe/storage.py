@@ -64,13 +64,16 @@ class ImageStore:
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
         )
 
-    def list_objects(self, bucket: str, prefix: str, limit: int, older_than: datetime) -> list[str]:
-        """Up to ``limit`` keys under ``prefix`` last written before ``older_than``."""
+    def list_objects(
+        self, bucket: str, prefix: str, limit: int | None = None, older_than: datetime | None = None
+    ) -> list[str]:
+        """The keys under ``prefix``: up to ``limit`` of them, those last written before ``older_than``."""
         keys: list[str] = []
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                keys.extend(o["Key"] for o in page.get("Contents", []) if o["LastModified"] < older_than)
-                if len(keys) >= limit:
+                contents = page.get("Contents", [])
+                keys.extend(o["Key"] for o in contents if older_than is None or o["LastModified"] < older_than)
+                if limit is not None and len(keys) >= limit:
                     break
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, bucket, prefix) from exc
@@ -134,12 +137,7 @@ class ImageStore:
 
     def delete_under(self, bucket: str, prefix: str) -> int:
         """Delete every object under ``prefix`` (an unversioned bucket's: the output bucket). How many."""
-        keys: list[str] = []
-        try:
-            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                keys.extend(o["Key"] for o in page.get("Contents", []))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, bucket, prefix) from exc
+        keys = self.list_objects(bucket, prefix)
         for key in keys:
             self.delete(bucket, key)
         return len(keys)
